@@ -1,0 +1,81 @@
+"""specanalysis: profiling, tuning and before/after analysis for a speculative-execution runtime.
+
+Load the runtime's Prometheus metrics into polars (live or from files),
+characterise the workload, simulate a configuration before deploying it, and
+turn the tuning guide's rules into recommendations.
+
+Public names are loaded lazily (PEP 562), so ``import specanalysis`` is cheap and
+never imports galois, statsmodels, hvplot or ipywidgets.
+
+Examples
+--------
+>>> import specanalysis as sa
+>>> sa.lookup("speculation_rollbacks_total").name
+'speculation_rollback_total'
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_LAZY: dict[str, str] = {
+    # errors
+    "SpecAnalysisError": "specanalysis.errors",
+    "ParseError": "specanalysis.errors",
+    "SchemaError": "specanalysis.errors",
+    "QueryError": "specanalysis.errors",
+    "PrometheusError": "specanalysis.errors",
+    "PrometheusUnavailable": "specanalysis.errors",
+    "PrometheusTimeout": "specanalysis.errors",
+    "ConfigError": "specanalysis.errors",
+    "WorkloadSpecError": "specanalysis.errors",
+    "DataError": "specanalysis.errors",
+    "MissingDependencyError": "specanalysis.errors",
+    # frames and catalogue
+    "validate_samples": "specanalysis.frames",
+    "CATALOGUE": "specanalysis.catalogue",
+    "TARGETS": "specanalysis.catalogue",
+    "lookup": "specanalysis.catalogue",
+    "normalize_samples": "specanalysis.catalogue",
+    "describe_metrics": "specanalysis.catalogue",
+}
+
+# submodules reachable as attributes (specanalysis.query, specanalysis.plots, ...)
+_SUBMODULES = {
+    "errors", "frames", "catalogue", "query", "io", "sources", "config", "sim",
+    "profile", "tuning", "plots", "widgets", "fixtures", "cli",
+}
+
+__all__ = sorted([*_LAZY, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        module = importlib.import_module(f"specanalysis.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'specanalysis' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY, *_SUBMODULES})
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from specanalysis.catalogue import (  # noqa: F401
+        CATALOGUE,
+        TARGETS,
+        describe_metrics,
+        lookup,
+        normalize_samples,
+    )
+    from specanalysis.errors import *  # noqa: F401,F403
+    from specanalysis.frames import validate_samples  # noqa: F401

@@ -1,0 +1,375 @@
+"""The metric catalogue: canonical names, aliases, types, units and the guide's targets.
+
+The runtime's documents name the same quantity several ways
+(``speculation_rollback_total`` in the runbooks, ``speculation_rollbacks_total``
+in the design doc, millisecond histograms in the performance plan). The
+catalogue maps each alias to one canonical metric and converts units while
+normalising, so every analysis downstream speaks one vocabulary.
+
+Examples
+--------
+>>> from specanalysis.catalogue import lookup, canonical_name
+>>> lookup("speculation_rollbacks_total").name
+'speculation_rollback_total'
+>>> canonical_name("speculation_proof_generation_duration_ms_bucket")
+('speculation_proof_generation_seconds_bucket', 0.001)
+>>> lookup("speculation_proof_generation_seconds_bucket").type
+'histogram'
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Literal
+
+import polars as pl
+
+__all__ = [
+    "Metric",
+    "Target",
+    "CATALOGUE",
+    "TARGETS",
+    "UnknownMetricsWarning",
+    "lookup",
+    "canonical_name",
+    "normalize_samples",
+    "describe_metrics",
+    "metric_types",
+]
+
+MetricType = Literal["counter", "gauge", "histogram"]
+Better = Literal["higher", "lower"] | None
+
+HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric of the speculation runtime.
+
+    ``name`` is what PromQL selects: the full sample name for counters and
+    gauges (``speculation_tasks_total``), the family name for histograms
+    (``speculation_proof_generation_seconds``; samples add ``_bucket``,
+    ``_sum``, ``_count``). ``aliases`` maps other names of the same quantity
+    to the factor that converts their values into this metric's unit.
+    """
+
+    name: str
+    type: MetricType
+    unit: str
+    help: str
+    better: Better = None
+    labels: tuple[str, ...] = ()
+    aliases: dict[str, float] = field(default_factory=dict)
+    target: str | None = None
+
+    @property
+    def family(self) -> str:
+        """OpenMetrics family name (counters drop ``_total``)."""
+        if self.type == "counter" and self.name.endswith("_total"):
+            return self.name[: -len("_total")]
+        return self.name
+
+    @property
+    def sample_names(self) -> tuple[str, ...]:
+        """The sample names this metric appears under in exposition text."""
+        if self.type == "histogram":
+            return tuple(self.name + s for s in HISTOGRAM_SUFFIXES)
+        return (self.name,)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A target or threshold the tuning guide states for a derived figure."""
+
+    name: str
+    description: str
+    op: Literal["<", ">", "<=", ">="]
+    value: float
+    unit: str
+    source: str
+
+    def met(self, observed: float) -> bool | None:
+        """Whether ``observed`` meets the target (None when it is NaN/missing)."""
+        if observed is None or observed != observed:
+            return None
+        return {
+            "<": observed < self.value,
+            ">": observed > self.value,
+            "<=": observed <= self.value,
+            ">=": observed >= self.value,
+        }[self.op]
+
+
+_MS = 0.001
+_METRICS: list[Metric] = [
+    Metric("speculation_tasks_total", "counter", "tasks",
+           "Speculative tasks executed; the rollback-rate denominator.", "higher",
+           aliases={"speculation_tasks_scheduled_total": 1.0,
+                    "speculation_tasks_scheduled": 1.0,
+                    "agenc_speculation_executions_total": 1.0}),
+    Metric("speculation_tasks_confirmed_total", "counter", "tasks",
+           "Tasks whose proof was confirmed on chain (finalised).", "higher",
+           aliases={"speculation_proofs_confirmed_total": 1.0}),
+    Metric("speculation_rollback_total", "counter", "rollbacks",
+           "Rollback events by reason (ancestor_failed, proof_invalid, timeout, "
+           "state_conflict, manual).", "lower", labels=("reason",),
+           aliases={"speculation_rollbacks_total": 1.0,
+                    "agenc_speculation_rollbacks_total": 1.0}),
+    Metric("speculation_tasks_rolled_back_total", "counter", "tasks",
+           "Tasks undone by rollbacks (trigger and descendants); "
+           "divided by rollback events it gives the average rollback size.", "lower",
+           labels=("reason",)),
+    Metric("speculation_depth_histogram", "histogram", "levels",
+           "Speculation depth (unconfirmed ancestors) of each task at execution.",
+           aliases={"speculation_chain_depth": 1.0}),
+    Metric("speculation_rollback_cascade_size", "histogram", "tasks",
+           "Blast radius of each rollback (trigger plus descendants undone).", "lower",
+           target="TG: reduce max_depth when blast radius > 20 tasks"),
+    Metric("speculation_proof_generation_seconds", "histogram", "seconds",
+           "Proof generation time.", "lower",
+           aliases={"speculation_proof_generation_duration_ms": _MS,
+                    "speculation_proof_latency_ms": _MS},
+           target="TG: proof p99 < 60 s"),
+    Metric("speculation_e2e_latency_seconds", "histogram", "seconds",
+           "End-to-end task latency, arrival to on-chain finality.", "lower",
+           aliases={"speculation_e2e_latency_ms": _MS},
+           target="TG: p50 < 1 s, p99 < 5 s"),
+    Metric("solana_confirmation_seconds", "histogram", "seconds",
+           "On-chain confirmation time; its p99 sizes confirmation_timeout_ms.",
+           "lower",
+           aliases={"speculation_confirmation_latency_ms": _MS,
+                    "speculation_confirm_latency_ms": _MS}),
+    Metric("speculation_memory_usage_bytes", "gauge", "bytes",
+           "Speculation state memory, by component (state_snapshots, "
+           "pending_operations, proof_cache, rollback_logs, commitment_ledger).",
+           "lower", labels=("component",),
+           aliases={"speculation_memory_bytes": 1.0,
+                    "speculation_resources_memory_mb": 1024.0 * 1024.0}),
+    Metric("speculation_memory_limit_bytes", "gauge", "bytes",
+           "Configured memory limit (alert denominator)."),
+    Metric("speculation_active_tasks", "gauge", "tasks",
+           "Tasks in flight (executed, not yet finalised or rolled back).",
+           aliases={"speculation_tasks_in_flight": 1.0,
+                    "agenc_speculation_active_count": 1.0}),
+    Metric("speculation_active_tasks_by_depth", "gauge", "tasks",
+           "Tasks in flight by current depth.", labels=("depth",)),
+    Metric("speculation_active_branches", "gauge", "branches",
+           "Concurrently speculating branches (real parallelism)."),
+    Metric("speculation_proof_queue_depth", "gauge", "proofs",
+           "Proofs waiting for a worker.", "lower",
+           aliases={"speculation_pending_proofs": 1.0},
+           target="TG: utilisation 30-70 % of capacity"),
+    Metric("speculation_proof_queue_capacity", "gauge", "proofs",
+           "Proof queue capacity (proof.queue_size)."),
+    Metric("speculation_proof_batch_size", "gauge", "proofs",
+           "Mean number of proofs per batch actually formed."),
+    Metric("speculation_current_depth", "gauge", "levels",
+           "Deepest speculation depth currently in flight.",
+           aliases={"speculation_depth_current": 1.0,
+                    "speculation_max_depth_current": 1.0}),
+    Metric("speculation_max_depth", "gauge", "levels",
+           "Configured speculation.max_depth."),
+    Metric("speculation_stake_locked_lamports", "gauge", "lamports",
+           "Stake bonded by in-flight speculation.",
+           aliases={"speculation_locked_stake_lamports": 1.0,
+                    "speculation_active_stakes_lamports": 1.0}),
+    Metric("speculation_stake_slashed_total", "counter", "events",
+           "Slashing events; any rise in 1 h alerts.", "lower"),
+    Metric("speculation_auto_disabled", "gauge", "flag",
+           "1 when the runtime switched speculation off by itself.", "lower"),
+    Metric("speculation_enabled", "gauge", "flag", "Master switch (1 = on)."),
+]
+
+#: Canonical metrics by name.
+CATALOGUE: dict[str, Metric] = {m.name: m for m in _METRICS}
+
+#: The guide's targets for derived figures (benchmark targets and tuning thresholds).
+TARGETS: dict[str, Target] = {
+    t.name: t
+    for t in [
+        Target("latency_p50_s", "End-to-end latency p50", "<", 1.0, "s",
+               "TG key metrics"),
+        Target("latency_p99_s", "End-to-end latency p99", "<", 5.0, "s",
+               "TG key metrics"),
+        Target("rollback_rate_pct", "Rollbacks / total tasks", "<", 5.0, "%",
+               "TG key metrics"),
+        Target("memory_per_active_task_mb", "Memory per active task", "<", 10.0, "MB",
+               "TG key metrics"),
+        Target("proof_p99_s", "Proof generation p99", "<", 60.0, "s",
+               "TG key metrics"),
+        Target("recovery_time_s", "Time to recover from failure", "<", 30.0, "s",
+               "TG key metrics"),
+        Target("benchmark_cv_pct", "Coefficient of variation across runs", "<", 10.0,
+               "%", "TG statistical significance"),
+        Target("blast_radius_tasks", "Tasks touched by one rollback", "<=", 20.0,
+               "tasks", "TG max_depth rules"),
+    ]
+}
+
+# alias sample name -> (canonical sample name, value factor); built once.
+_ALIASES: dict[str, tuple[str, float]] = {}
+_SAMPLES: dict[str, Metric] = {}
+for _m in _METRICS:
+    suffixes = HISTOGRAM_SUFFIXES if _m.type == "histogram" else ("",)
+    for _s in suffixes:
+        _SAMPLES[_m.name + _s] = _m
+        for _alias, _factor in _m.aliases.items():
+            # _count is a number of observations: never scaled.
+            _ALIASES[_alias + _s] = (_m.name + _s, 1.0 if _s == "_count" else _factor)
+
+
+class UnknownMetricsWarning(UserWarning):
+    """Samples of metrics the catalogue does not know were kept as they are."""
+
+
+def lookup(name: str) -> Metric | None:
+    """The catalogue entry for a metric, sample or alias name (None if unknown).
+
+    Examples
+    --------
+    >>> lookup("solana_confirmation_seconds_count").name
+    'solana_confirmation_seconds'
+    >>> lookup("node_cpu_seconds_total") is None
+    True
+    """
+    if name in CATALOGUE:
+        return CATALOGUE[name]
+    if name in _SAMPLES:
+        return _SAMPLES[name]
+    if name in _ALIASES:
+        return _SAMPLES[_ALIASES[name][0]]
+    return None
+
+
+def canonical_name(name: str) -> tuple[str, float]:
+    """Canonical sample name and the factor that converts values to its unit.
+
+    Unknown names come back unchanged with factor 1.0.
+    """
+    if name in _SAMPLES:
+        return name, 1.0
+    return _ALIASES.get(name, (name, 1.0))
+
+
+def metric_types() -> dict[str, MetricType]:
+    """Metric (family) name -> type, for writers that need ``# TYPE`` lines."""
+    return {m.name: m.type for m in _METRICS}
+
+
+def normalize_samples(
+    samples: pl.DataFrame,
+    *,
+    on_unknown: Literal["keep", "warn", "raise"] = "keep",
+) -> pl.DataFrame:
+    """Rename aliases to canonical names and convert their units.
+
+    Bucket bounds (``le``) of aliased millisecond histograms are converted too,
+    and re-rendered in canonical float form. Metrics the catalogue does not
+    know are kept unchanged; ``on_unknown`` decides whether that is silent,
+    a :class:`UnknownMetricsWarning` naming them, or a ``DataError``.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from datetime import datetime, timezone
+    >>> t = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    >>> df = pl.DataFrame({"timestamp": [t, t], "value": [1.0, 250.0],
+    ...     "metric": ["speculation_rollbacks_total",
+    ...                "speculation_proof_generation_duration_ms_bucket"],
+    ...     "le": [None, "500"]})
+    >>> out = normalize_samples(df)
+    >>> out["metric"].to_list()
+    ['speculation_rollback_total', 'speculation_proof_generation_seconds_bucket']
+    >>> out["value"].to_list(), out["le"].to_list()
+    ([1.0, 250.0], [None, '0.5'])
+    """
+    from specanalysis.errors import DataError
+    from specanalysis.frames import validate_samples
+
+    samples = validate_samples(samples)
+    names = samples.get_column("metric").unique().to_list()
+    mapping = {n: _ALIASES[n] for n in names if n in _ALIASES}
+    unknown = sorted(n for n in names if n not in _SAMPLES and n not in _ALIASES)
+    if unknown and on_unknown != "keep":
+        msg = f"{len(unknown)} metric(s) not in the catalogue, kept as they are: " + (
+            ", ".join(unknown[:20]) + (" ..." if len(unknown) > 20 else "")
+        )
+        if on_unknown == "raise":
+            raise DataError(msg, field="metric", expected="catalogue metrics only")
+        warnings.warn(msg, UnknownMetricsWarning, stacklevel=2)
+    if not mapping:
+        return samples
+    old = pl.col("metric")
+    new_name = old.replace_strict(
+        {k: v[0] for k, v in mapping.items()}, default=old, return_dtype=pl.String
+    )
+    factor = old.replace_strict(
+        {k: v[1] for k, v in mapping.items()}, default=1.0, return_dtype=pl.Float64
+    )
+    is_bucket = old.str.ends_with("_bucket")
+    exprs = [
+        new_name.alias("metric"),
+        pl.when(is_bucket).then(pl.col("value")).otherwise(pl.col("value") * factor)
+        .alias("value"),
+    ]
+    if "le" in samples.columns:
+        scaled = pl.col("le").cast(pl.Float64, strict=False) * factor
+        exprs.append(
+            pl.when(is_bucket & (factor != 1.0))
+            .then(_format_le(scaled))
+            .otherwise(pl.col("le"))
+            .alias("le")
+        )
+    return samples.with_columns(exprs)
+
+
+def _format_le(expr: pl.Expr) -> pl.Expr:
+    """Render bucket bounds the way Prometheus prints floats (``1.0``, ``+Inf``)."""
+    # repr-like shortest form: polars' Float64 -> String cast gives "0.5", "1.0", "inf".
+    s = expr.cast(pl.String)
+    return (
+        pl.when(expr == float("inf"))
+        .then(pl.lit("+Inf"))
+        .when(expr == float("-inf"))
+        .then(pl.lit("-Inf"))
+        .otherwise(s)
+    )
+
+
+def describe_metrics(samples: pl.DataFrame) -> pl.DataFrame:
+    """One row per metric in ``samples``: rows, series, first/last time, known?, type, unit.
+
+    The report a loader's user reads to see what arrived and what the catalogue
+    did not recognise.
+    """
+    from specanalysis.frames import label_columns, validate_samples
+
+    samples = validate_samples(samples)
+    labels = label_columns(samples)
+    key = pl.struct(labels) if labels else pl.lit(0)
+    out = (
+        samples.group_by("metric")
+        .agg(
+            pl.len().alias("rows"),
+            key.n_unique().alias("series"),
+            pl.col("timestamp").min().alias("first"),
+            pl.col("timestamp").max().alias("last"),
+        )
+        .sort("metric")
+    )
+    info = [
+        (n, m.name if m else None, m.type if m else None, m.unit if m else None)
+        for n in out["metric"].to_list()
+        for m in [lookup(n)]
+    ]
+    meta = pl.DataFrame(
+        info,
+        schema={"metric": pl.String, "canonical": pl.String, "type": pl.String,
+                "unit": pl.String},
+        orient="row",
+    )
+    return out.join(meta, on="metric", how="left").with_columns(
+        pl.col("canonical").is_not_null().alias("known")
+    )
