@@ -1,0 +1,1269 @@
+"""Workload profile, characterisation and classification (the tuning guide's first step).
+
+Three layers, each usable on its own:
+
+* :func:`profile_workload` runs the guide's *workload profiling script* as a
+  function: every figure the script prints (task rate, depth distribution, proof
+  generation p50/p99, rollback rate, average memory, peak active tasks) plus the
+  figures the guide's tuning sections read (confirmation p99, proof queue
+  utilisation, rollback size and blast radius, branches, memory per branch and per
+  active task, actual batch size, end-to-end latency). Each figure carries the
+  query expression that produced it, so its PromQL can be pasted into Grafana.
+* :func:`characterize` decides the guide's *workload type* (high volume / shallow,
+  deep chains, burst traffic, steady state, mixed) from measured features with the
+  thresholds in :class:`Thresholds`, and places the workload on the guide's
+  *classification matrix*.
+* :func:`classify_quadrant` is the matrix alone, a pure function of volume and depth.
+
+Only ``source.evaluate`` / ``source.evaluate_range`` are used, so the same code runs
+on an :class:`~specanalysis.sources.OfflineSource` and a live
+:class:`~specanalysis.sources.PrometheusSource`.
+
+Two of the guide script's quirks are fixed, not copied (runtime-facts §1c):
+the depth distribution is read from ``increase()`` of the buckets over the window
+(the script sums raw cumulative counters since process start), and the "effective
+depth" is a quantile of that distribution (the script prints the last line of the
+``/metrics`` text, which is the ``+Inf`` bucket or ``_count``).
+
+Examples
+--------
+>>> p = classify_quadrant(250.0, 2.0)
+>>> p.quadrant is None, p.nearest
+(True, 'Conservative')
+>>> print(p.sentence)  # doctest: +ELLIPSIS
+between low and high volume (250 tasks/min is in 100-1000/min): nearest quadrant Conservative ...
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import polars as pl
+
+from specanalysis._time import format_duration, parse_duration, to_datetime
+from specanalysis.errors import DataError
+
+__all__ = [
+    "Figure",
+    "WorkloadProfile",
+    "profile_workload",
+    "Thresholds",
+    "QuadrantPlacement",
+    "classify_quadrant",
+    "Characterization",
+    "characterize",
+    "rate_features",
+    "depth_table",
+    "QUADRANTS",
+    "WORKLOAD_TYPES",
+]
+
+# ---------------------------------------------------------------------------
+# metric names (canonical catalogue names)
+TASKS = "speculation_tasks_total"
+ROLLBACKS = "speculation_rollback_total"
+ROLLED_BACK = "speculation_tasks_rolled_back_total"
+DEPTH = "speculation_depth_histogram"
+PROOF = "speculation_proof_generation_seconds"
+CONFIRM = "solana_confirmation_seconds"
+E2E = "speculation_e2e_latency_seconds"
+CASCADE = "speculation_rollback_cascade_size"
+MEMORY = "speculation_memory_usage_bytes"
+ACTIVE = "speculation_active_tasks"
+BRANCHES = "speculation_active_branches"
+QUEUE_DEPTH = "speculation_proof_queue_depth"
+QUEUE_CAP = "speculation_proof_queue_capacity"
+BATCH = "speculation_proof_batch_size"
+MAX_DEPTH = "speculation_max_depth"
+
+MB = 1024.0 * 1024.0
+
+
+# ---------------------------------------------------------------------------
+# results
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One measured figure of a workload profile.
+
+    Attributes
+    ----------
+    name
+        Stable key (``"task_rate"``, ``"proof_p99"``, ...).
+    value
+        The figure, or NaN when it could not be measured (``note`` says why).
+    unit
+        Unit of ``value`` (``"tasks/min"``, ``"s"``, ``"%"``, ``"MB"``, ...).
+    expr
+        The query expression evaluated (``expr.promql`` is the PromQL), or None
+        for figures derived in Python (depth quantiles read from the table).
+    note
+        How the figure was computed or why it is missing; empty when unremarkable.
+    label
+        Display label used by :meth:`WorkloadProfile.summary`.
+    """
+
+    name: str
+    value: float
+    unit: str
+    expr: Any = None
+    note: str = ""
+    label: str = ""
+
+    @property
+    def promql(self) -> str | None:
+        """PromQL of ``expr`` (None when the figure has no single query)."""
+        return None if self.expr is None else _promql(self.expr)
+
+    @property
+    def available(self) -> bool:
+        """True when ``value`` is a number (not NaN)."""
+        return not math.isnan(self.value)
+
+    def format_value(self, digits: int = 4) -> str:
+        """The value with ``digits`` significant digits and its unit (``"n/a"`` if NaN)."""
+        if math.isnan(self.value):
+            return "n/a"
+        if math.isinf(self.value):
+            text = "+Inf" if self.value > 0 else "-Inf"
+        else:
+            text = f"{self.value:.{digits}g}"
+        if not self.unit:
+            return text
+        sep = "" if self.unit in ("%", "s") else " "
+        return f"{text}{sep}{self.unit}"
+
+
+def _promql(expr: Any) -> str:
+    return expr if isinstance(expr, str) else expr.promql
+
+
+@dataclass(frozen=True, eq=False)
+class WorkloadProfile:
+    """The guide's workload profile, measured over ``window`` ending at ``at``.
+
+    Attributes
+    ----------
+    figures
+        Figure name -> :class:`Figure`, in the order the guide's script prints them.
+    depth_distribution
+        One row per depth bucket: ``le`` (bucket bound as text), ``depth`` (Float64
+        bound, ``inf`` for ``+Inf``), ``cumulative`` (tasks at depth <= bound in
+        the window), ``count`` (tasks in this bucket), ``share`` and
+        ``cumulative_share`` (0-1).
+    window, at, start
+        The window (PromQL duration text), its end and its start.
+    missing
+        Catalogue metric names the source lacks (their figures are NaN).
+    notes
+        Remarks about the whole profile (window longer than the data, ...).
+    coverage
+        Fraction of the window covered by data (None when the source cannot say).
+    """
+
+    figures: dict[str, Figure]
+    depth_distribution: pl.DataFrame
+    window: str
+    at: datetime
+    start: datetime
+    missing: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    coverage: float | None = None
+
+    def __getitem__(self, name: str) -> Figure:
+        try:
+            return self.figures[name]
+        except KeyError:
+            raise DataError(f"no figure named {name!r}", field="name",
+                            expected=", ".join(self.figures)) from None
+
+    def value(self, name: str) -> float:
+        """Shortcut for ``profile[name].value``."""
+        return self[name].value
+
+    @property
+    def unavailable(self) -> tuple[str, ...]:
+        """Names of the figures whose value is NaN."""
+        return tuple(n for n, f in self.figures.items() if not f.available)
+
+    def to_frame(self) -> pl.DataFrame:
+        """One row per figure: name, value, unit, promql, note."""
+        figs = list(self.figures.values())
+        return pl.DataFrame(
+            {
+                "name": [f.name for f in figs],
+                "value": [f.value for f in figs],
+                "unit": [f.unit for f in figs],
+                "promql": [f.promql for f in figs],
+                "note": [f.note for f in figs],
+            },
+            schema={"name": pl.String, "value": pl.Float64, "unit": pl.String,
+                    "promql": pl.String, "note": pl.String},
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-Python form (JSON-safe: NaN becomes None, times are RFC 3339)."""
+        return {
+            "window": self.window,
+            "start": self.start.isoformat(),
+            "at": self.at.isoformat(),
+            "coverage": self.coverage,
+            "figures": {
+                f.name: {"value": _json_float(f.value), "unit": f.unit,
+                         "promql": f.promql, "note": f.note}
+                for f in self.figures.values()
+            },
+            "depth_distribution": [
+                {k: _json_float(v) if isinstance(v, float) else v for k, v in row.items()}
+                for row in self.depth_distribution.to_dicts()
+            ],
+            "missing": list(self.missing),
+            "notes": list(self.notes),
+        }
+
+    def to_json(self, **kwargs: Any) -> str:
+        """:meth:`to_dict` as JSON text (``kwargs`` go to :func:`json.dumps`)."""
+        kwargs.setdefault("indent", 2)
+        return json.dumps(self.to_dict(), allow_nan=False, **kwargs)
+
+    def summary(self) -> str:
+        """The profile as text, in the layout of the guide's profiling script."""
+        f = self.figures
+        lines = [
+            "=== Workload Profile ===",
+            f"Sample Period: {self.start:%Y-%m-%d %H:%M} UTC - {self.at:%Y-%m-%d %H:%M} UTC"
+            f" ({self.window})",
+            "",
+            f"Task Rate: {f['task_rate'].format_value()}",
+            "Depth Distribution:",
+        ]
+        if self.depth_distribution.height:
+            for row in self.depth_distribution.iter_rows(named=True):
+                lines.append(
+                    f"  Depth ≤{row['le']}: {row['cumulative']:.6g} "
+                    f"({100 * row['cumulative_share']:.1f} %)"
+                )
+        else:
+            lines.append(f"  n/a ({f['depth_p50'].note})")
+        lines.append(
+            f"Proof Generation: p50={f['proof_p50'].format_value()}, "
+            f"p99={f['proof_p99'].format_value()}"
+        )
+        lines.append(f"Rollback Rate: {f['rollback_rate'].format_value()}")
+        lines.append(f"Avg Memory: {f['memory_avg'].format_value()}")
+        lines.append(f"Peak Active Tasks: {f['peak_active_tasks'].format_value()}")
+        lines.append("")
+        lines.append("Further figures:")
+        shown = {"task_rate", "proof_p50", "proof_p99", "rollback_rate", "memory_avg",
+                 "peak_active_tasks"}
+        for fig in f.values():
+            if fig.name not in shown:
+                lines.append(f"  {fig.label or fig.name}: {fig.format_value()}")
+        if self.missing:
+            lines.append("")
+            lines.append("Missing metrics: " + ", ".join(self.missing))
+        for note in self.notes:
+            lines.append(f"Note: {note}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        avail = len(self.figures) - len(self.unavailable)
+        return (
+            f"WorkloadProfile(window={self.window!r}, at={self.at.isoformat()}, "
+            f"{avail}/{len(self.figures)} figures, "
+            f"task_rate={self.figures['task_rate'].format_value()}, "
+            f"missing={list(self.missing)})"
+        )
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        rows = "".join(
+            "<tr><td>{}</td><td style='text-align:right'>{}</td><td><code>{}</code>"
+            "</td><td>{}</td></tr>".format(
+                escape(fig.label or fig.name), escape(fig.format_value()),
+                escape(fig.promql or ""), escape(fig.note),
+            )
+            for fig in self.figures.values()
+        )
+        notes = "".join(f"<li>{escape(n)}</li>" for n in self.notes)
+        missing = (
+            f"<p>Missing metrics: {escape(', '.join(self.missing))}</p>"
+            if self.missing else ""
+        )
+        return (
+            f"<div><b>Workload profile</b> {escape(self.start.isoformat())} – "
+            f"{escape(self.at.isoformat())} ({escape(self.window)})"
+            "<table><tr><th>figure</th><th>value</th><th>PromQL</th><th>note</th></tr>"
+            f"{rows}</table>{missing}"
+            f"{'<ul>' + notes + '</ul>' if notes else ''}</div>"
+        )
+
+
+def _json_float(x: float | None) -> float | None:
+    if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))):
+        return None
+    return x
+
+
+# ---------------------------------------------------------------------------
+# helpers for talking to a source
+
+
+def _q():
+    from specanalysis import query
+
+    return query
+
+
+def _as_source(source_or_samples: Any) -> Any:
+    if isinstance(source_or_samples, pl.DataFrame):
+        from specanalysis.sources.offline import OfflineSource
+
+        return OfflineSource(source_or_samples)
+    if not hasattr(source_or_samples, "evaluate"):
+        raise DataError(
+            f"got {type(source_or_samples).__name__}",
+            field="source",
+            expected="an OfflineSource, a PrometheusSource or a samples frame",
+        )
+    return source_or_samples
+
+
+def _time_range(source: Any) -> tuple[datetime, datetime] | None:
+    fn = getattr(source, "time_range", None)
+    if fn is None:
+        return None
+    try:
+        rng = fn()
+    except NotImplementedError:
+        return None
+    if rng is None or rng[0] is None or rng[1] is None:
+        return None
+    return to_datetime(rng[0]), to_datetime(rng[1])
+
+
+def _resolve_time(source: Any, at: Any) -> tuple[datetime, tuple[datetime, datetime] | None]:
+    rng = _time_range(source)
+    if at is not None:
+        return to_datetime(at, field="at"), rng
+    if rng is not None:
+        return rng[1], rng
+    return datetime.now(timezone.utc).replace(microsecond=0), rng
+
+
+def _scalar(frame: pl.DataFrame) -> float | None:
+    """The single value of an aggregated instant result (None when empty)."""
+    if frame.height == 0:
+        return None
+    if frame.height > 1:  # pragma: no cover - aggregated queries give one row
+        raise DataError(
+            f"expected one series, got {frame.height}", field="result",
+            expected="an aggregated (sum/avg/max) query result",
+        )
+    v = frame.get_column("value")[0]
+    return float("nan") if v is None else float(v)
+
+
+class _Probe:
+    """Evaluate figures at one instant and explain the empty ones."""
+
+    def __init__(self, source: Any, window: str, at: datetime) -> None:
+        self.source = source
+        self.window = window
+        self.at = at
+        self._present: dict[str, bool] = {}
+        self.missing: set[str] = set()
+
+    def present(self, sample_name: str) -> bool:
+        if sample_name not in self._present:
+            q = _q()
+            res = self.source.evaluate(
+                q.count(q.count_over_time(q.metric(sample_name), self.window)), self.at
+            )
+            val = _scalar(res)
+            self._present[sample_name] = val is not None and val > 0
+        return self._present[sample_name]
+
+    def figure(self, name: str, label: str, unit: str, expr: Any,
+               needs: tuple[str, ...], note: str = "") -> Figure:
+        res = self.source.evaluate(expr, self.at)
+        value = _scalar(res)
+        if value is None or math.isnan(value) or math.isinf(value):
+            absent = [m for m in needs if not self.present(m)]
+            for m in absent:
+                self.missing.add(_family(m))
+            if absent:
+                why = "; ".join(
+                    f"metric {m} absent from source (no samples in the "
+                    f"{self.window} window)" for m in absent
+                )
+            elif value is None:
+                why = (f"no result: too few samples of {', '.join(needs)} in the "
+                       f"{self.window} window")
+            elif math.isinf(value):
+                why = "division by zero (denominator is 0 in the window)"
+            else:
+                why = "undefined in the window (no observations or 0/0)"
+            return Figure(name, float("nan"), unit, expr,
+                          why + (f"; {note}" if note else ""), label)
+        return Figure(name, value, unit, expr, note, label)
+
+
+def _family(sample_name: str) -> str:
+    for suffix in ("_bucket", "_sum", "_count"):
+        if sample_name.endswith(suffix):
+            return sample_name[: -len(suffix)]
+    return sample_name
+
+
+# ---------------------------------------------------------------------------
+# depth distribution
+
+
+def depth_table(buckets: pl.DataFrame) -> pl.DataFrame:
+    """Per-depth counts and shares from cumulative histogram buckets.
+
+    Parameters
+    ----------
+    buckets
+        A frame with ``le`` (String bucket bound, ``"+Inf"`` allowed) and
+        ``value`` (cumulative count of tasks with depth <= le), e.g. the result of
+        ``sum by (le) (increase(speculation_depth_histogram_bucket[1h]))``.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``le``, ``depth`` (Float64 bound), ``cumulative``, ``count``, ``share``,
+        ``cumulative_share``, sorted by depth. Cumulative counts are made
+        monotonic (a running maximum, as ``histogram_quantile`` does) because
+        ``increase()`` extrapolates each bucket series separately.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> t = depth_table(pl.DataFrame({"le": ["1", "2", "3", "+Inf"],
+    ...                               "value": [10.0, 30.0, 40.0, 40.0]}))
+    >>> t["count"].to_list(), t["share"].to_list()
+    ([10.0, 20.0, 10.0, 0.0], [0.25, 0.5, 0.25, 0.0])
+    """
+    schema = {"le": pl.String, "depth": pl.Float64, "cumulative": pl.Float64,
+              "count": pl.Float64, "share": pl.Float64, "cumulative_share": pl.Float64}
+    if buckets.height == 0:
+        return pl.DataFrame(schema=schema)
+    frame = (
+        buckets.select(
+            pl.col("le"),
+            pl.col("le").str.replace(r"^\+?Inf$", "inf").cast(pl.Float64, strict=False)
+            .alias("depth"),
+            pl.col("value").cast(pl.Float64).fill_nan(0.0).alias("raw"),
+        )
+    )
+    bad = frame.filter(pl.col("depth").is_null())
+    if bad.height:
+        raise DataError(
+            f"bucket bound {bad['le'][0]!r} is not a number", field="le",
+            expected="numeric bucket bounds or '+Inf'",
+        )
+    frame = frame.sort("depth").with_columns(
+        pl.col("raw").cum_max().clip(lower_bound=0.0).alias("cumulative")
+    )
+    total = frame.get_column("cumulative").max()
+    frame = frame.with_columns(
+        pl.col("cumulative").diff().fill_null(pl.col("cumulative")).alias("count")
+    )
+    if total and total > 0:
+        frame = frame.with_columns(
+            (pl.col("count") / total).alias("share"),
+            (pl.col("cumulative") / total).alias("cumulative_share"),
+        )
+    else:
+        frame = frame.with_columns(
+            pl.lit(float("nan")).alias("share"),
+            pl.lit(float("nan")).alias("cumulative_share"),
+        )
+    return frame.select(list(schema)).cast(schema)
+
+
+def _depth_quantile(table: pl.DataFrame, q: float) -> float:
+    """Smallest bucket bound whose cumulative share reaches ``q`` (discrete depths)."""
+    if table.height == 0:
+        return float("nan")
+    hit = table.filter(pl.col("cumulative_share") >= q - 1e-12)
+    if hit.height == 0:
+        return float("nan")
+    return float(hit.get_column("depth")[0])
+
+
+def _depth_figures(probe: _Probe, window: str) -> tuple[pl.DataFrame, list[Figure]]:
+    q = _q()
+    bucket = DEPTH + "_bucket"
+    expr = q.sum(q.increase(q.metric(bucket), window), by=["le"])
+    raw = probe.source.evaluate(expr, probe.at)
+    table = depth_table(raw.select("le", "value")) if raw.height else depth_table(
+        pl.DataFrame(schema={"le": pl.String, "value": pl.Float64})
+    )
+    figs: list[Figure] = []
+    total = float(table.get_column("cumulative").max()) if table.height else 0.0
+    if table.height == 0 or not total > 0:
+        if not probe.present(bucket):
+            probe.missing.add(DEPTH)
+            why = f"metric {bucket} absent from source (no samples in the {window} window)"
+        elif table.height == 0:
+            why = f"no result: too few samples of {bucket} in the {window} window"
+        else:
+            why = f"no tasks observed in the {window} window"
+        for name, label in (("depth_mean", "Depth mean"), ("depth_p50", "Depth p50"),
+                            ("depth_p90", "Depth p90"),
+                            ("depth_max", "Max depth observed")):
+            figs.append(Figure(name, float("nan"), "levels", expr, why, label))
+        return table, figs
+
+    finite = table.filter(pl.col("depth").is_finite())
+    overflow = float(table.filter(~pl.col("depth").is_finite())
+                     .get_column("count").sum()) if table.height else 0.0
+    # mean: exact from _sum/_count when exported, otherwise from bucket bounds
+    mean_expr = q.sum(q.increase(q.metric(DEPTH + "_sum"), window)) / q.sum(
+        q.increase(q.metric(DEPTH + "_count"), window)
+    )
+    mean = _scalar(probe.source.evaluate(mean_expr, probe.at))
+    if mean is not None and math.isfinite(mean):
+        figs.append(Figure("depth_mean", mean, "levels", mean_expr,
+                           "increase(_sum) / increase(_count)", "Depth mean"))
+    else:
+        weighted = float((finite["depth"] * finite["count"]).sum())
+        n = float(finite["count"].sum())
+        value = weighted / n if n > 0 else float("nan")
+        figs.append(Figure("depth_mean", value, "levels", expr,
+                           "from bucket bounds (each bucket counted at its upper "
+                           "bound; _sum/_count not available)", "Depth mean"))
+    note = "discrete quantile: smallest depth bucket whose cumulative share >= q"
+    if overflow > 0:
+        note += f"; {overflow:.6g} tasks deeper than the largest finite bucket"
+    figs.append(Figure("depth_p50", _depth_quantile(table, 0.5), "levels", expr, note,
+                       "Depth p50"))
+    figs.append(Figure("depth_p90", _depth_quantile(table, 0.9), "levels", expr, note,
+                       "Depth p90 (effective depth)"))
+    seen = finite.filter(pl.col("count") > 0)
+    max_note = "largest depth bucket with tasks in the window"
+    if overflow > 0:
+        max_note += (f" (lower bound: {overflow:.6g} tasks are in the +Inf bucket, "
+                     "deeper than the largest finite bound)")
+    max_depth = float(seen["depth"].max()) if seen.height else float("nan")
+    if overflow > 0 and finite.height:
+        max_depth = float(finite["depth"].max())
+    figs.append(Figure("depth_max", max_depth, "levels", expr, max_note,
+                       "Max depth observed"))
+    return table, figs
+
+
+# ---------------------------------------------------------------------------
+# the profile
+
+
+def _quantile_expr(q: Any, quantile: float, family: str, window: str) -> Any:
+    return q.histogram_quantile(
+        quantile, q.sum(q.rate(q.metric(family + "_bucket"), window), by=["le"])
+    )
+
+
+def profile_workload(
+    source: Any, *, window: str | float = "1h", at: Any = None
+) -> WorkloadProfile:
+    """Measure the guide's workload profile over ``window`` ending at ``at``.
+
+    Parameters
+    ----------
+    source
+        Anything with ``evaluate(expr, at)`` (:class:`OfflineSource`,
+        :class:`PrometheusSource`), or a samples frame (wrapped in an
+        ``OfflineSource``).
+    window
+        Look-back window (``"1h"`` as in the guide, or seconds).
+    at
+        End of the window; defaults to the end of the source's data
+        (``source.time_range()``) or now for a live source that cannot say.
+
+    Returns
+    -------
+    WorkloadProfile
+        Every figure of the guide's script and tuning sections. A metric the
+        source lacks gives NaN with a note and is listed in ``missing``.
+
+    Raises
+    ------
+    DataError
+        When the source has none of the metrics the profile reads, or the window
+        holds no data at all.
+
+    Notes
+    -----
+    Aggregation choices (all documented in each figure's PromQL):
+
+    * task rate sums ``rate()`` over every series (instances, labels) × 60;
+    * average memory sums ``avg_over_time`` over the ``component`` series (the
+      total speculation memory), then divides by 1024²;
+    * peak active tasks sums the per-series ``max_over_time`` (exact with one
+      series, an upper bound with several whose peaks need not coincide);
+    * queue utilisation is ``avg(depth) / avg(capacity)`` over the window, which
+      equals the average of depth/capacity while the capacity is constant;
+    * rollback rate is rollback events per task, in % (the guide's reading);
+    * ``avg_rollback_size`` is tasks rolled back per rollback event.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from datetime import datetime, timedelta, timezone
+    >>> t0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    >>> ts = [t0 + timedelta(seconds=15 * i) for i in range(241)]
+    >>> samples = pl.DataFrame({"timestamp": ts,
+    ...     "metric": ["speculation_tasks_total"] * len(ts),
+    ...     "value": [30.0 * i for i in range(len(ts))]})
+    >>> p = profile_workload(samples, window="1h")
+    >>> p["task_rate"].value
+    120.0
+    >>> p["task_rate"].promql
+    'sum(rate(speculation_tasks_total[1h])) * 60'
+    >>> p["proof_p99"].note
+    'metric speculation_proof_generation_seconds_bucket absent from source (no samples in the 1h window)'
+    """
+    source = _as_source(source)
+    seconds = parse_duration(window, field="window")
+    w = format_duration(seconds)
+    at_dt, rng = _resolve_time(source, at)
+    start = at_dt - timedelta(seconds=seconds)
+    notes: list[str] = []
+    coverage = None
+    if rng is not None:
+        first, last = rng
+        if at_dt < first or start > last:
+            raise DataError(
+                f"the {w} window {start.isoformat()} - {at_dt.isoformat()} holds no "
+                f"data (data spans {first.isoformat()} - {last.isoformat()})",
+                field="window", expected="a window that overlaps the data",
+            )
+        covered = (min(at_dt, last) - max(start, first)).total_seconds()
+        coverage = max(0.0, min(1.0, covered / seconds))
+        if coverage < 0.999:
+            notes.append(
+                f"window {w} is longer than the data available: only "
+                f"{format_duration(max(covered, 0.001))} ({100 * coverage:.0f} %) of it "
+                "holds samples, so rate()-based figures (task rate, rollbacks/min, "
+                "quantiles' weights) are underestimated; use a shorter window"
+            )
+
+    q = _q()
+    probe = _Probe(source, w, at_dt)
+    m = q.metric
+    figs: list[Figure] = []
+
+    def add(name: str, label: str, unit: str, expr: Any, needs: tuple[str, ...],
+            note: str = "") -> None:
+        figs.append(probe.figure(name, label, unit, expr, needs, note))
+
+    tasks_rate = q.sum(q.rate(m(TASKS), w))
+    rb_rate = q.sum(q.rate(m(ROLLBACKS), w))
+    add("task_rate", "Task Rate", "tasks/min", tasks_rate * 60, (TASKS,),
+        "summed over all series")
+    depth_tab, depth_figs = _depth_figures(probe, w)
+    add("proof_p50", "Proof generation p50", "s", _quantile_expr(q, 0.5, PROOF, w),
+        (PROOF + "_bucket",))
+    add("proof_p99", "Proof generation p99", "s", _quantile_expr(q, 0.99, PROOF, w),
+        (PROOF + "_bucket",))
+    add("rollback_rate", "Rollback Rate", "%", rb_rate / tasks_rate * 100,
+        (ROLLBACKS, TASKS), "rollback events per task")
+    add("memory_avg", "Avg Memory", "MB",
+        q.sum(q.avg_over_time(m(MEMORY), w)) / 1024 / 1024, (MEMORY,),
+        "sum of components' window averages")
+    add("peak_active_tasks", "Peak Active Tasks", "tasks",
+        q.sum(q.max_over_time(m(ACTIVE), w)), (ACTIVE,))
+    figs.extend(depth_figs)
+    add("max_depth_configured", "Configured max_depth", "levels",
+        q.max(q.last_over_time(m(MAX_DEPTH), w)), (MAX_DEPTH,))
+    add("rollbacks_per_min", "Rollbacks per minute", "rollbacks/min", rb_rate * 60,
+        (ROLLBACKS,))
+    add("avg_rollback_size", "Avg rollback size", "tasks",
+        q.sum(q.increase(m(ROLLED_BACK), w)) / q.sum(q.increase(m(ROLLBACKS), w)),
+        (ROLLED_BACK, ROLLBACKS), "tasks rolled back per rollback event")
+    add("blast_radius_p99", "Rollback blast radius p99", "tasks",
+        _quantile_expr(q, 0.99, CASCADE, w), (CASCADE + "_bucket",))
+    add("confirmation_p99", "Confirmation p99", "s",
+        _quantile_expr(q, 0.99, CONFIRM, w), (CONFIRM + "_bucket",),
+        "guide: confirmation_timeout ≈ 2 × this")
+    add("latency_p50", "E2E latency p50", "s", _quantile_expr(q, 0.5, E2E, w),
+        (E2E + "_bucket",))
+    add("latency_p99", "E2E latency p99", "s", _quantile_expr(q, 0.99, E2E, w),
+        (E2E + "_bucket",))
+    add("queue_utilization", "Proof queue utilisation", "%",
+        q.sum(q.avg_over_time(m(QUEUE_DEPTH), w))
+        / q.sum(q.avg_over_time(m(QUEUE_CAP), w)) * 100,
+        (QUEUE_DEPTH, QUEUE_CAP), "avg depth / avg capacity over the window")
+    add("queue_utilization_peak", "Proof queue peak utilisation", "%",
+        q.sum(q.max_over_time(m(QUEUE_DEPTH), w))
+        / q.sum(q.max_over_time(m(QUEUE_CAP), w)) * 100,
+        (QUEUE_DEPTH, QUEUE_CAP), "max depth / max capacity over the window")
+    add("active_tasks_avg", "Avg active tasks", "tasks",
+        q.sum(q.avg_over_time(m(ACTIVE), w)), (ACTIVE,))
+    add("active_branches_avg", "Avg active branches", "branches",
+        q.sum(q.avg_over_time(m(BRANCHES), w)), (BRANCHES,))
+    add("active_branches_peak", "Peak active branches", "branches",
+        q.sum(q.max_over_time(m(BRANCHES), w)), (BRANCHES,))
+    mem_mb = q.sum(q.avg_over_time(m(MEMORY), w)) / 1024 / 1024
+    add("memory_per_branch", "Memory per branch", "MB",
+        mem_mb / q.sum(q.avg_over_time(m(BRANCHES), w)), (MEMORY, BRANCHES),
+        "avg memory / avg active branches (guide: ~100-200 MB)")
+    add("memory_per_active_task", "Memory per active task", "MB",
+        mem_mb / q.sum(q.avg_over_time(m(ACTIVE), w)), (MEMORY, ACTIVE),
+        "avg memory / avg active tasks (target < 10 MB)")
+    add("batch_size_avg", "Actual avg batch size", "proofs",
+        q.avg(q.avg_over_time(m(BATCH), w)), (BATCH,))
+
+    figures = {f.name: f for f in figs}
+    core = {TASKS, ROLLBACKS, ROLLED_BACK, DEPTH, PROOF, CONFIRM, E2E, CASCADE, MEMORY,
+            ACTIVE, BRANCHES, QUEUE_DEPTH, QUEUE_CAP, BATCH, MAX_DEPTH}
+    if not any(f.available for f in figures.values()):
+        if core <= probe.missing:
+            raise DataError(
+                "the source has none of the metrics a workload profile reads "
+                f"(no samples in the {w} window ending {at_dt.isoformat()})",
+                field="source", expected="e.g. " + ", ".join(sorted(core)[:4]) + " ...",
+            )
+        raise DataError(
+            f"no figure could be measured in the {w} window ending {at_dt.isoformat()}",
+            field="window", expected="a window with at least two samples per series",
+        )
+    return WorkloadProfile(
+        figures=figures,
+        depth_distribution=depth_tab,
+        window=w,
+        at=at_dt,
+        start=start,
+        missing=tuple(sorted(probe.missing)),
+        notes=tuple(notes),
+        coverage=coverage,
+    )
+
+
+# ---------------------------------------------------------------------------
+# classification matrix
+
+#: The guide's classification-matrix quadrants: (volume, depth) -> name.
+QUADRANTS: dict[tuple[str, str], str] = {
+    ("low", "shallow"): "Conservative",
+    ("high", "shallow"): "Throughput-optimized",
+    ("low", "deep"): "Reliability-focused",
+    ("high", "deep"): "Scale-out required",
+}
+
+#: Workload type keys -> the guide's names.
+WORKLOAD_TYPES: dict[str, str] = {
+    "high_volume_shallow": "High Volume / Shallow",
+    "deep_chains": "Deep Chains",
+    "burst_traffic": "Burst Traffic",
+    "steady_state": "Steady State",
+    "mixed": "Mixed",
+}
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Decision thresholds of :func:`characterize` (defaults and where they come from).
+
+    Attributes
+    ----------
+    low_volume, high_volume
+        tasks/min; the guide's matrix: low < 100/min, high > 1000/min.
+    shallow_depth
+        The matrix's depth split: shallow <= 3, deep > 3.
+    depth_stat
+        Which depth figure the matrix reads: ``"p90"`` (the depth tasks rarely
+        exceed, the guide's "effective depth") or ``"mean"``.
+    burst_peak_to_mean, burst_dispersion
+        Burst traffic when the busiest minute has at least ``burst_peak_to_mean``
+        × the mean rate AND the detrended index of dispersion (variance of the
+        per-minute counts around their linear trend / mean; 1 for Poisson
+        arrivals) is at least ``burst_dispersion``. The dispersion guard keeps a
+        low-rate Poisson stream, whose busiest minute is often 1.5-2× the mean by
+        chance, from counting as bursty; detrending keeps a ramp from counting.
+        1.5 rather than 2: at one-minute resolution a burst of 10× for 30 s
+        every 2 min has a peak/mean of only 1.7.
+    steady_dispersion, steady_cv
+        Steady state when the detrended dispersion < ``steady_dispersion``
+        (close to Poisson) or the coefficient of variation < ``steady_cv``
+        (small relative wobble at very high rates), and there is no trend.
+    trend_per_hour
+        |OLS slope| of the per-minute rate relative to its mean, per hour, above
+        which the load is trending (not steady).
+    min_minutes
+        Fewer per-minute points than this and the time pattern is undetermined.
+    """
+
+    low_volume: float = 100.0
+    high_volume: float = 1000.0
+    shallow_depth: float = 3.0
+    depth_stat: str = "p90"
+    burst_peak_to_mean: float = 1.5
+    burst_dispersion: float = 3.0
+    steady_dispersion: float = 3.0
+    steady_cv: float = 0.10
+    trend_per_hour: float = 0.25
+    min_minutes: int = 10
+
+
+@dataclass(frozen=True)
+class QuadrantPlacement:
+    """Where a workload falls on the guide's classification matrix.
+
+    ``quadrant`` is None when the volume is in the 100-1000/min band the matrix
+    does not cover; ``nearest`` is then the closer quadrant in log-volume and
+    ``blend`` weights the two quadrants of that row (summing to 1).
+    ``distance_decades`` is the log10 distance to the volume boundary of
+    ``nearest`` (0 inside a quadrant).
+    """
+
+    volume: float
+    depth: float
+    volume_class: str  # "low", "high", "between"
+    depth_class: str  # "shallow", "deep"
+    quadrant: str | None
+    nearest: str
+    blend: dict[str, float]
+    distance_decades: float
+    sentence: str
+
+
+def classify_quadrant(
+    volume_per_min: float, depth: float, *, thresholds: Thresholds | None = None
+) -> QuadrantPlacement:
+    """Place (tasks/min, depth) on the guide's classification matrix.
+
+    Volume below ``low_volume`` is low, above ``high_volume`` is high; the band
+    in between (boundaries included) has no quadrant of its own, so the answer
+    names the nearest one (in log10 volume, midpoint ≈ 316/min) and the blend of
+    the two quadrants of the row, weighted by log-distance.
+
+    Examples
+    --------
+    >>> classify_quadrant(50, 2).quadrant
+    'Conservative'
+    >>> classify_quadrant(5000, 4).quadrant
+    'Scale-out required'
+    >>> p = classify_quadrant(10 ** 2.5, 5)  # ≈ 316/min, log-midpoint
+    >>> p.quadrant, p.blend
+    (None, {'Reliability-focused': 0.5, 'Scale-out required': 0.5})
+    """
+    th = thresholds or Thresholds()
+    if volume_per_min is None or math.isnan(volume_per_min) or volume_per_min < 0:
+        raise DataError(f"volume {volume_per_min!r} is not a rate", field="volume",
+                        expected="tasks/min >= 0")
+    if depth is None or math.isnan(depth):
+        raise DataError(f"depth {depth!r} is not a depth", field="depth",
+                        expected="a number of levels")
+    dclass = "shallow" if depth <= th.shallow_depth else "deep"
+    depth_text = f"depth {depth:g} {'≤' if dclass == 'shallow' else '>'} {th.shallow_depth:g}"
+    low_q, high_q = QUADRANTS[("low", dclass)], QUADRANTS[("high", dclass)]
+    if volume_per_min < th.low_volume:
+        dist = 0.0
+        sentence = (f"{low_q}: {volume_per_min:.4g} tasks/min < {th.low_volume:g}/min "
+                    f"(low volume) and {depth_text} ({dclass})")
+        return QuadrantPlacement(volume_per_min, depth, "low", dclass, low_q, low_q,
+                                 {low_q: 1.0}, dist, sentence)
+    if volume_per_min > th.high_volume:
+        sentence = (f"{high_q}: {volume_per_min:.4g} tasks/min > {th.high_volume:g}/min "
+                    f"(high volume) and {depth_text} ({dclass})")
+        return QuadrantPlacement(volume_per_min, depth, "high", dclass, high_q, high_q,
+                                 {high_q: 1.0}, 0.0, sentence)
+    lo, hi = math.log10(th.low_volume), math.log10(th.high_volume)
+    x = math.log10(volume_per_min)
+    w_high = round((x - lo) / (hi - lo), 6)
+    w_low = round(1.0 - w_high, 6)
+    d_low, d_high = x - lo, hi - x
+    nearest = low_q if d_low <= d_high else high_q
+    dist = min(d_low, d_high)
+    sentence = (
+        f"between low and high volume ({volume_per_min:.4g} tasks/min is in "
+        f"{th.low_volume:g}-{th.high_volume:g}/min): nearest quadrant {nearest} "
+        f"({d_low:.2f} decades above {th.low_volume:g}/min, {d_high:.2f} below "
+        f"{th.high_volume:g}/min; {depth_text}); blend of {low_q} "
+        f"({100 * w_low:.0f} %) and {high_q} ({100 * w_high:.0f} %)"
+    )
+    return QuadrantPlacement(volume_per_min, depth, "between", dclass, None, nearest,
+                             {low_q: w_low, high_q: w_high}, round(dist, 6), sentence)
+
+
+# ---------------------------------------------------------------------------
+# time-pattern features
+
+
+def rate_features(rate_series: pl.DataFrame, *, column: str = "tasks_per_min") -> dict[str, float]:
+    """Burstiness and trend features of a per-minute rate series.
+
+    Parameters
+    ----------
+    rate_series
+        ``timestamp`` and ``column`` (tasks in each minute), one row per minute.
+
+    Returns
+    -------
+    dict
+        ``minutes`` (points), ``mean_per_min``, ``peak_per_min``,
+        ``peak_to_mean`` (max / mean), ``dispersion_index`` (sample variance /
+        mean, 1 for Poisson counts), ``cv`` (std / mean), ``trend_per_hour``
+        (OLS slope × 60 / mean: relative change per hour) and
+        ``dispersion_detrended`` (variance of the OLS residuals / mean, so a
+        ramp is not mistaken for bursts). NaN where undefined.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from datetime import datetime, timedelta, timezone
+    >>> t0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    >>> s = pl.DataFrame({"timestamp": [t0 + timedelta(minutes=i) for i in range(4)],
+    ...                   "tasks_per_min": [10.0, 10.0, 10.0, 50.0]})
+    >>> f = rate_features(s)
+    >>> f["peak_to_mean"], f["dispersion_index"]
+    (2.5, 20.0)
+    """
+    import numpy as np
+
+    values = rate_series.get_column(column).cast(pl.Float64).drop_nulls().drop_nans()
+    y = values.to_numpy()
+    n = len(y)
+    nan = float("nan")
+    out = {"minutes": float(n), "mean_per_min": nan, "peak_per_min": nan,
+           "peak_to_mean": nan, "dispersion_index": nan, "cv": nan,
+           "trend_per_hour": nan, "dispersion_detrended": nan}
+    if n == 0:
+        return out
+    mean = float(y.mean())
+    out["mean_per_min"] = mean
+    out["peak_per_min"] = float(y.max())
+    if mean > 0:
+        out["peak_to_mean"] = float(y.max()) / mean
+    if n >= 2 and mean > 0:
+        var = float(y.var(ddof=1))
+        out["dispersion_index"] = var / mean
+        out["cv"] = math.sqrt(var) / mean
+        ts = rate_series.filter(pl.col(column).is_not_null() & pl.col(column).is_not_nan())
+        minutes = (
+            (ts.get_column("timestamp") - ts.get_column("timestamp").min())
+            .dt.total_milliseconds().to_numpy() / 60000.0
+        )
+        if np.ptp(minutes) > 0:
+            slope, intercept = (float(c) for c in np.polyfit(minutes, y, 1))
+            out["trend_per_hour"] = slope * 60.0 / mean
+            if n >= 3:
+                resid = y - (slope * minutes + intercept)
+                out["dispersion_detrended"] = float(resid.var(ddof=2)) / mean
+    return out
+
+
+# ---------------------------------------------------------------------------
+# characterisation
+
+
+@dataclass(frozen=True, eq=False)
+class Characterization:
+    """The guide's workload type and matrix placement, with the evidence.
+
+    Attributes
+    ----------
+    workload_type
+        Key in :data:`WORKLOAD_TYPES` (``"burst_traffic"``, ...); ``label`` is the
+        guide's name.
+    traits
+        Every type whose criteria were met (``workload_type`` is ``"mixed"`` when
+        they combine structure and a spiky pattern, or when none is met).
+    quadrant, nearest_quadrant, placement
+        Classification-matrix result (``quadrant`` None in the 100-1000/min band).
+    features
+        Measured features (volume, depth mean/p50/p90/max, per-minute rate
+        statistics).
+    evidence
+        Readable sentences: which feature crossed which threshold.
+    rate_series
+        ``timestamp``, ``tasks_per_min``: tasks in each minute of the window.
+    """
+
+    workload_type: str
+    label: str
+    traits: tuple[str, ...]
+    pattern: str  # "burst", "steady", "variable", "undetermined"
+    quadrant: str | None
+    nearest_quadrant: str | None
+    placement: QuadrantPlacement | None
+    features: dict[str, float]
+    evidence: tuple[str, ...]
+    rate_series: pl.DataFrame
+    thresholds: Thresholds
+    window: str
+    at: datetime
+    profile: WorkloadProfile | None = field(default=None, repr=False)
+
+    def features_frame(self) -> pl.DataFrame:
+        """``feature``, ``value`` rows of :attr:`features`."""
+        return pl.DataFrame(
+            {"feature": list(self.features), "value": list(self.features.values())},
+            schema={"feature": pl.String, "value": pl.Float64},
+        )
+
+    def summary(self) -> str:
+        """Type, quadrant and evidence as text."""
+        lines = [f"Workload type: {self.label}"
+                 + (f" (traits: {', '.join(WORKLOAD_TYPES[t] for t in self.traits)})"
+                    if self.traits else "")]
+        if self.placement is not None:
+            lines.append(f"Matrix: {self.placement.sentence}")
+        lines.append("Evidence:")
+        lines.extend(f"  - {e}" for e in self.evidence)
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (f"Characterization({self.label!r}, quadrant={self.quadrant!r}, "
+                f"nearest={self.nearest_quadrant!r}, "
+                f"volume={self.features.get('volume_per_min', float('nan')):.4g}/min, "
+                f"pattern={self.pattern!r})")
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        items = "".join(f"<li>{escape(e)}</li>" for e in self.evidence)
+        matrix = escape(self.placement.sentence) if self.placement else "n/a"
+        return (f"<div><b>Workload type:</b> {escape(self.label)}<br>"
+                f"<b>Matrix:</b> {matrix}<ul>{items}</ul></div>")
+
+
+def _rate_series(source: Any, start: datetime, end: datetime) -> pl.DataFrame:
+    """Tasks in each minute ``(t-1m, t]`` for t = start+1m ... end."""
+    q = _q()
+    expr = q.sum(q.increase(q.metric(TASKS), "1m"))
+    first = start + timedelta(minutes=1)
+    schema = {"timestamp": pl.Datetime("ms", "UTC"), "tasks_per_min": pl.Float64}
+    if first > end:
+        return pl.DataFrame(schema=schema)
+    res = source.evaluate_range(expr, first, end, "1m")
+    return res.select("timestamp", pl.col("value").alias("tasks_per_min")).sort(
+        "timestamp").cast(schema)
+
+
+def characterize(
+    source_or_samples: Any,
+    *,
+    window: str | float | None = None,
+    at: Any = None,
+    thresholds: Thresholds | None = None,
+    profile: WorkloadProfile | None = None,
+) -> Characterization:
+    """Decide the guide's workload type and matrix quadrant from measured features.
+
+    Parameters
+    ----------
+    source_or_samples
+        A source (``evaluate``/``evaluate_range``) or a samples frame.
+    window
+        Window to characterise; default: all the data the source holds (from
+        ``time_range()``), or ``"1h"`` when the source cannot say.
+    at
+        End of the window (default: end of data, or now).
+    thresholds
+        Decision thresholds (see :class:`Thresholds` for the defaults' reasons).
+    profile
+        A profile already measured over the same window (saves the queries).
+
+    Returns
+    -------
+    Characterization
+
+    Notes
+    -----
+    Features: volume = ``sum(rate(speculation_tasks_total[w])) * 60``; depth
+    mean/p90 from the depth histogram over the window; the per-minute series is
+    ``sum(increase(speculation_tasks_total[1m]))`` at 1 m steps, from which
+    peak-to-mean, index of dispersion, CV and the OLS trend come
+    (:func:`rate_features`).
+
+    Decision, in order:
+
+    1. *pattern*: ``burst`` if peak/mean >= 1.5 and detrended dispersion >= 3;
+       ``steady`` if (detrended dispersion < 3 or CV < 0.10) and |trend| < 25 %/h;
+       else ``variable``
+       (``undetermined`` with fewer than 10 minutes of data);
+    2. *structure*: ``high_volume_shallow`` if volume > 1000/min and depth
+       (``depth_stat``, default p90) <= 3; ``deep_chains`` if depth > 3 and
+       volume <= 1000/min; high volume *and* deep is a combination -> mixed;
+    3. type: a structure trait alone or with a steady pattern -> that trait; a
+       pattern alone -> burst traffic / steady state; a structure trait with a
+       burst pattern, or nothing matched -> mixed.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from datetime import datetime, timedelta, timezone
+    >>> t0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    >>> ts = [t0 + timedelta(seconds=15 * i) for i in range(241)]
+    >>> samples = pl.DataFrame({"timestamp": ts,
+    ...     "metric": ["speculation_tasks_total"] * len(ts),
+    ...     "value": [500.0 * i for i in range(len(ts))]})
+    >>> c = characterize(samples)
+    >>> c.label, c.quadrant
+    ('High Volume / Shallow', 'Throughput-optimized')
+    """
+    th = thresholds or Thresholds()
+    source = _as_source(source_or_samples)
+    at_dt, rng = _resolve_time(source, at)
+    if window is None:
+        if rng is not None and at is None:
+            span = (rng[1] - rng[0]).total_seconds()
+            if span <= 0:
+                raise DataError("the source holds a single instant of data",
+                                field="window", expected="at least two scrapes")
+            window = span
+        else:
+            window = "1h"
+    seconds = parse_duration(window, field="window")
+    w = format_duration(seconds)
+    if profile is None:
+        profile = profile_workload(source, window=w, at=at_dt)
+    start = at_dt - timedelta(seconds=seconds)
+    if rng is not None and start < rng[0]:
+        start = rng[0]
+    series = _rate_series(source, start, at_dt)
+    feats: dict[str, float] = {
+        "volume_per_min": profile["task_rate"].value,
+        "depth_mean": profile["depth_mean"].value,
+        "depth_p50": profile["depth_p50"].value,
+        "depth_p90": profile["depth_p90"].value,
+        "depth_max": profile["depth_max"].value,
+    }
+    rf = rate_features(series)
+    feats.update(rf)
+    evidence: list[str] = []
+
+    volume = feats["volume_per_min"]
+    if math.isnan(volume):
+        raise DataError(
+            "cannot characterise the workload without a task rate: "
+            + profile["task_rate"].note,
+            field="speculation_tasks_total", expected="a tasks counter with samples",
+        )
+    if th.depth_stat not in ("p90", "mean", "p50"):
+        raise DataError(f"depth_stat {th.depth_stat!r} is not supported",
+                        field="depth_stat", expected="'p90', 'p50' or 'mean'")
+    depth = feats[f"depth_{th.depth_stat}"]
+
+    # --- time pattern
+    ptm, disp, cv, trend = (rf["peak_to_mean"], rf["dispersion_detrended"],
+                            rf["cv"], rf["trend_per_hour"])
+    if rf["minutes"] < th.min_minutes or math.isnan(disp):
+        pattern = "undetermined"
+        evidence.append(
+            f"time pattern undetermined: {int(rf['minutes'])} per-minute points "
+            f"(need >= {th.min_minutes})")
+    else:
+        bursty = ptm >= th.burst_peak_to_mean and disp >= th.burst_dispersion
+        trending = abs(trend) >= th.trend_per_hour
+        calm = disp < th.steady_dispersion or cv < th.steady_cv
+        if bursty:
+            pattern = "burst"
+            evidence.append(
+                f"bursty: busiest minute {rf['peak_per_min']:.4g} tasks = {ptm:.2f} × "
+                f"the mean (>= {th.burst_peak_to_mean:g}) and detrended index of dispersion "
+                f"{disp:.3g} (>= {th.burst_dispersion:g}; Poisson ≈ 1)")
+        elif calm and not trending:
+            pattern = "steady"
+            evidence.append(
+                f"steady: detrended index of dispersion {disp:.3g} "
+                f"({'<' if disp < th.steady_dispersion else '>='} "
+                f"{th.steady_dispersion:g}), CV {cv:.3g}, trend "
+                f"{100 * trend:+.1f} %/h (|trend| < {100 * th.trend_per_hour:g} %/h), "
+                f"peak/mean {ptm:.2f}")
+        else:
+            pattern = "variable"
+            why = []
+            if trending:
+                why.append(f"trend {100 * trend:+.1f} %/h (|trend| >= "
+                           f"{100 * th.trend_per_hour:g} %/h)")
+            if not calm:
+                why.append(f"detrended index of dispersion {disp:.3g} >= "
+                           f"{th.steady_dispersion:g}"
+                           f" and CV {cv:.3g} >= {th.steady_cv:g}")
+            if not bursty:
+                why.append(f"not bursty (peak/mean {ptm:.2f}, needs >= "
+                           f"{th.burst_peak_to_mean:g} with dispersion >= "
+                           f"{th.burst_dispersion:g})")
+            evidence.append("variable load, neither steady nor bursty: "
+                            + "; ".join(why))
+
+    # --- structure
+    traits: list[str] = []
+    placement = None
+    if math.isnan(depth):
+        evidence.append(f"depth unknown ({profile['depth_p90'].note}); structure "
+                        "and matrix quadrant not decided")
+        high = volume > th.high_volume
+        if high:
+            evidence.append(f"volume {volume:.4g} tasks/min > {th.high_volume:g}/min")
+    else:
+        placement = classify_quadrant(volume, depth, thresholds=th)
+        deep = depth > th.shallow_depth
+        high = volume > th.high_volume
+        vtext = (f"volume {volume:.4g} tasks/min "
+                 + (f"> {th.high_volume:g}" if high else f"<= {th.high_volume:g}")
+                 + "/min")
+        dtext = (f"depth {th.depth_stat} {depth:g} "
+                 + (f"> {th.shallow_depth:g}" if deep else f"<= {th.shallow_depth:g}"))
+        if high and not deep:
+            traits.append("high_volume_shallow")
+            evidence.append(f"high volume / shallow: {vtext} and {dtext}")
+        elif deep and not high:
+            traits.append("deep_chains")
+            evidence.append(f"deep chains: {dtext} and {vtext}")
+        elif deep and high:
+            evidence.append(f"high volume and deep at once ({vtext}, {dtext}): a "
+                            "combination of high-volume and deep-chain traits")
+        else:
+            evidence.append(f"neither high volume nor deep ({vtext}, {dtext})")
+        evidence.append("matrix: " + placement.sentence)
+    if pattern == "burst":
+        traits.append("burst_traffic")
+    elif pattern == "steady":
+        traits.append("steady_state")
+
+    structural = [t for t in traits if t in ("high_volume_shallow", "deep_chains")]
+    if (not math.isnan(depth)) and depth > th.shallow_depth and volume > th.high_volume:
+        wtype = "mixed"
+    elif structural and pattern == "burst":
+        wtype = "mixed"
+        evidence.append(f"mixed: {WORKLOAD_TYPES[structural[0]]} with burst traffic")
+    elif structural:
+        wtype = structural[0]
+    elif pattern == "burst":
+        wtype = "burst_traffic"
+    elif pattern == "steady":
+        wtype = "steady_state"
+    else:
+        wtype = "mixed"
+        evidence.append("mixed: no single workload type's criteria were met")
+
+    return Characterization(
+        workload_type=wtype,
+        label=WORKLOAD_TYPES[wtype],
+        traits=tuple(traits),
+        pattern=pattern,
+        quadrant=placement.quadrant if placement else None,
+        nearest_quadrant=placement.nearest if placement else None,
+        placement=placement,
+        features=feats,
+        evidence=tuple(evidence),
+        rate_series=series,
+        thresholds=th,
+        window=w,
+        at=at_dt,
+        profile=profile,
+    )
+
