@@ -42,6 +42,16 @@ _LAZY: dict[str, str] = {
     "lookup": "specanalysis.catalogue",
     "normalize_samples": "specanalysis.catalogue",
     "describe_metrics": "specanalysis.catalogue",
+    # configuration (guide TOML, scenarios, matrix, sizing formulas)
+    "SpeculationConfig": "specanalysis.config",
+    "SCENARIOS": "specanalysis.config",
+    "QUADRANTS": "specanalysis.config",
+    "required_memory_mb": "specanalysis.config",
+    "state_snapshots": "specanalysis.config",
+    "max_pending_operations": "specanalysis.config",
+    "gc_interval_ms": "specanalysis.config",
+    "proof_queue_size": "specanalysis.config",
+    "sizing_for": "specanalysis.config",
 }
 
 # submodules reachable as attributes (specanalysis.query, specanalysis.plots, ...)
