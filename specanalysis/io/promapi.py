@@ -1,0 +1,604 @@
+"""Read Prometheus HTTP API query responses into polars frames.
+
+:func:`parse_query_response` turns the JSON envelope of ``/api/v1/query`` and
+``/api/v1/query_range`` into a :class:`QueryResponse` holding a result frame in
+the samples-frame shape (:mod:`specanalysis.frames`):
+
+============  ========================  ===========================================
+column        dtype                     meaning
+============  ========================  ===========================================
+timestamp     Datetime("ms", "UTC")     exact: ``round(ts * 1000)`` of the API's
+                                        unix seconds (3 decimals at most)
+metric        String (nullable)         the ``__name__`` label; null when the
+                                        result has none (``rate(x[5m])``)
+value         Float64                   ``"NaN"``, ``"+Inf"``, ``"-Inf"`` parsed
+<label>...    String                    one column per result label, sorted by name
+============  ========================  ===========================================
+
+Rows are sorted by series (``metric``, then labels, nulls first) and time.
+A ``scalar`` result is one row with a null ``metric``; a ``string`` result is
+one row with a null ``value`` and the text in :attr:`QueryResponse.text`.
+
+Native histograms (the ``histogram`` / ``histograms`` keys of Prometheus 3.x)
+do not fit the one-float-per-row shape; their buckets go to
+:attr:`QueryResponse.histograms`, one row per bucket:
+
+============  ========================  ===========================================
+column        dtype                     meaning
+============  ========================  ===========================================
+timestamp     Datetime("ms", "UTC")     sample time
+metric        String (nullable)         ``__name__``
+value         Float64                   observations in this bucket (not cumulative)
+lower         Float64                   lower bucket boundary
+upper         Float64                   upper bucket boundary
+rule          Int8                      which boundaries are open: 0 open left,
+                                        1 open right, 2 open both, 3 closed both
+hist_count    Float64                   the histogram's total count
+hist_sum      Float64                   the histogram's sum of observations
+<label>...    String                    labels, sorted by name
+============  ========================  ===========================================
+
+A histogram without buckets (no observations) still gives one row, with null
+bucket columns, so its ``hist_count``/``hist_sum`` are not lost.
+
+The large-matrix path is columnar: the value arrays are cut out of the body
+with byte operations and read by polars' CSV reader, and only the small
+skeleton (status, warnings, series labels) goes through :mod:`json`. Bodies it
+cannot read that way (other formatting, native histograms) go through a
+general :mod:`json` reader that builds the same columns.
+
+Examples
+--------
+>>> body = '''{"status":"success","warnings":["partial response"],
+...  "data":{"resultType":"matrix","result":[
+...   {"metric":{"__name__":"up","job":"api"},
+...    "values":[[1704067200,"1"],[1704067215.250,"NaN"]]}]}}'''
+>>> resp = parse_query_response(body)
+>>> resp.result_type, resp.warnings
+('matrix', ('partial response',))
+>>> resp.frame
+shape: (2, 4)
+┌─────────────────────────────┬────────┬───────┬─────┐
+│ timestamp                   ┆ metric ┆ value ┆ job │
+│ ---                         ┆ ---    ┆ ---   ┆ --- │
+│ datetime[ms, UTC]           ┆ str    ┆ f64   ┆ str │
+╞═════════════════════════════╪════════╪═══════╪═════╡
+│ 2024-01-01 00:00:00 UTC     ┆ up     ┆ 1.0   ┆ api │
+│ 2024-01-01 00:00:15.250 UTC ┆ up     ┆ NaN   ┆ api │
+└─────────────────────────────┴────────┴───────┴─────┘
+>>> parse_query_response('{"status":"error","errorType":"bad_data",'
+...                      '"error":"parse error"}', status=400)
+Traceback (most recent call last):
+...
+specanalysis.errors.PrometheusError: [HTTP 400, bad_data] parse error
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from specanalysis.errors import (
+    PrometheusError,
+    PrometheusTimeout,
+    PrometheusUnavailable,
+)
+from specanalysis.frames import SAMPLES_CORE, TIMESTAMP
+
+__all__ = ["QueryResponse", "parse_query_response", "HISTOGRAM_COLUMNS"]
+
+#: Fixed columns of :attr:`QueryResponse.histograms` (labels follow, sorted).
+HISTOGRAM_COLUMNS: dict[str, pl.DataType] = {
+    "timestamp": TIMESTAMP,
+    "metric": pl.String(),
+    "value": pl.Float64(),
+    "lower": pl.Float64(),
+    "upper": pl.Float64(),
+    "rule": pl.Int8(),
+    "hist_count": pl.Float64(),
+    "hist_sum": pl.Float64(),
+}
+
+_RESULT_TYPES = ("matrix", "vector", "scalar", "string")
+_ERROR_CLASSES: dict[str, type[PrometheusError]] = {
+    "timeout": PrometheusTimeout,
+    "unavailable": PrometheusUnavailable,
+}
+_VALUES_MARK = b'"values":[['
+_EXCERPT = 160
+
+
+@dataclass(frozen=True)
+class QueryResponse:
+    """A parsed query / query_range answer.
+
+    Attributes
+    ----------
+    frame
+        The result frame (see the module docstring).
+    result_type
+        ``"matrix"``, ``"vector"``, ``"scalar"`` or ``"string"``.
+    warnings, infos
+        The server's annotations, in order (Thanos partial responses arrive as
+        warnings: ignoring them means silently incomplete data).
+    histograms
+        Native-histogram bucket rows, or None when the result had none.
+    text
+        The value of a ``string`` result, else None.
+    """
+
+    frame: pl.DataFrame
+    result_type: str
+    warnings: tuple[str, ...] = ()
+    infos: tuple[str, ...] = ()
+    histograms: pl.DataFrame | None = None
+    text: str | None = None
+
+
+def parse_query_response(
+    body: bytes | str,
+    *,
+    status: int | None = None,
+    source: str | None = None,
+) -> QueryResponse:
+    """Parse the JSON body of a Prometheus ``query`` or ``query_range`` answer.
+
+    Parameters
+    ----------
+    body
+        The response body (bytes or str), as the server sent it.
+    status
+        The HTTP status code when known; it is named in errors.
+    source
+        Where the body came from (a URL without credentials), for errors.
+
+    Returns
+    -------
+    QueryResponse
+        ``.frame``, ``.result_type``, ``.warnings``, ``.infos``,
+        ``.histograms``, ``.text``.
+
+    Raises
+    ------
+    PrometheusError
+        For an error envelope, carrying the server's ``errorType`` as
+        ``error_type`` and its message (:class:`PrometheusTimeout` for
+        ``timeout``, :class:`PrometheusUnavailable` for ``unavailable``); with
+        ``error_type="non_json"`` and a short excerpt when the body is not JSON
+        (a proxy's HTML page, a truncated body); with ``error_type="bad_response"``
+        when it is JSON but not the API's envelope.
+
+    Examples
+    --------
+    >>> r = parse_query_response(
+    ...     b'{"status":"success","data":{"resultType":"scalar",'
+    ...     b'"result":[1704067200.5,"+Inf"]}}')
+    >>> r.frame.rows()
+    [(datetime.datetime(2024, 1, 1, 0, 0, 0, 500000, tzinfo=zoneinfo.ZoneInfo(key='UTC')), None, inf)]
+    >>> parse_query_response("<html>502 Bad Gateway</html>", status=502)
+    Traceback (most recent call last):
+    ...
+    specanalysis.errors.PrometheusError: [HTTP 502, non_json] ... <html>502 Bad Gateway</html> ...
+    """
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    elif not isinstance(body, bytes | bytearray | memoryview):
+        raise TypeError(f"body must be bytes or str, not {type(body).__name__}")
+    body = bytes(body)
+    head = body.lstrip()[:1]
+    if head not in (b"{", b"["):
+        raise _non_json(body, status, source, "the body is not JSON")
+    if b'"histogram' not in body:
+        fast = _parse_compact_matrix(body, status, source)
+        if fast is not None:
+            return fast
+    return _parse_general(body, status, source)
+
+
+# ---------------------------------------------------------------- errors
+
+
+def _excerpt(body: bytes) -> str:
+    text = body[: _EXCERPT * 4].decode("utf-8", errors="replace")
+    text = re.sub(r"\s+", " ", text).strip()
+    if len(text) > _EXCERPT:
+        text = text[:_EXCERPT] + "..."
+    return text or "<empty body>"
+
+
+def _non_json(
+    body: bytes, status: int | None, source: str | None, why: str
+) -> PrometheusError:
+    return PrometheusError(
+        f"not a Prometheus API response ({why}, {len(body)} bytes): {_excerpt(body)}",
+        error_type="non_json",
+        status=status,
+        source=source,
+        expected="the API's JSON envelope",
+    )
+
+
+def _bad_response(
+    why: str, status: int | None, source: str | None
+) -> PrometheusError:
+    return PrometheusError(
+        f"unexpected response shape: {why}",
+        error_type="bad_response",
+        status=status,
+        source=source,
+        expected='{"status":"success","data":{"resultType":...,"result":...}}',
+    )
+
+
+def _check_envelope(
+    doc: Any, status: int | None, source: str | None
+) -> tuple[str, Any, tuple[str, ...], tuple[str, ...]]:
+    """Validate the envelope; raise the server's error; return (type, result, w, i)."""
+    if not isinstance(doc, dict) or "status" not in doc:
+        raise _bad_response("no 'status' field", status, source)
+    if doc["status"] != "success":
+        error_type = doc.get("errorType") or None
+        message = str(doc.get("error") or f"status {doc['status']!r} without a message")
+        cls = _ERROR_CLASSES.get(str(error_type), PrometheusError)
+        raise cls(message, error_type=error_type, status=status, source=source)
+    warnings = tuple(str(w) for w in doc.get("warnings") or ())
+    infos = tuple(str(w) for w in doc.get("infos") or ())
+    data = doc.get("data")
+    if not isinstance(data, dict):
+        raise _bad_response("no 'data' object", status, source)
+    result_type = data.get("resultType")
+    if result_type not in _RESULT_TYPES:
+        raise _bad_response(f"resultType {result_type!r}", status, source)
+    if "result" not in data:
+        raise _bad_response("no 'data.result'", status, source)
+    return result_type, data["result"], warnings, infos
+
+
+# --------------------------------------------------------- shared helpers
+
+
+def _ts_expr(col: str) -> pl.Expr:
+    return (
+        (pl.col(col).cast(pl.Float64) * 1000.0)
+        .round(0)
+        .cast(pl.Int64)
+        .cast(TIMESTAMP)
+        .alias("timestamp")
+    )
+
+
+def _label_frame(
+    metrics: list[dict[str, Any]], status: int | None, source: str | None
+) -> pl.DataFrame:
+    """One row per series (``sid``), ``metric`` plus one String column per label."""
+    keys: set[str] = set()
+    for m in metrics:
+        if not isinstance(m, dict):
+            raise _bad_response("a series 'metric' is not an object", status, source)
+        keys.update(m)
+    keys.discard("__name__")
+    clash = sorted(keys & (set(SAMPLES_CORE) | {"sid"}))
+    if clash:
+        raise PrometheusError(
+            f"result label(s) {clash} collide with the samples-frame columns",
+            error_type="bad_response",
+            status=status,
+            source=source,
+            field=clash[0],
+            expected="label names other than timestamp, metric, value",
+        )
+    labels = sorted(keys)
+    cols: dict[str, pl.Series] = {
+        "sid": pl.Series("sid", range(len(metrics)), dtype=pl.UInt32),
+        "metric": pl.Series(
+            "metric", [m.get("__name__") for m in metrics], dtype=pl.String
+        ),
+    }
+    for k in labels:
+        cols[k] = pl.Series(k, [m.get(k) for m in metrics], dtype=pl.String)
+    return pl.DataFrame(cols)
+
+
+def _assemble(points: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
+    """Attach labels to points (sid, timestamp, value); canonical column and row order.
+
+    ``labels`` has one row per sid, in sid order. Prometheus already sends
+    series sorted and points in time order; the sort runs only when needed.
+    """
+    label_cols = [c for c in labels.columns if c not in ("sid", "metric")]
+    rank = (
+        labels.with_row_index("_r")
+        .sort(["metric", *label_cols], nulls_last=False, maintain_order=True)
+        .get_column("_r")
+    )
+    sid = points.get_column("sid")
+    in_order = rank.equals(pl.Series("_r", range(labels.height), dtype=rank.dtype))
+    if in_order:
+        d_sid = pl.col("sid").cast(pl.Int64).diff()
+        in_order = points.select(
+            ((d_sid > 0) | ((d_sid == 0) & (pl.col("timestamp").diff() >= pl.duration())))
+            .fill_null(True)
+            .all()
+        ).item()
+    if not in_order:
+        inverse = rank.arg_sort()  # sid -> position in the sorted series order
+        points = points.with_columns(inverse.gather(sid).alias("_rank"))
+        points = points.sort(["_rank", "timestamp"], maintain_order=True).drop("_rank")
+        sid = points.get_column("sid")
+    cols = [points.get_column("timestamp"), labels.get_column("metric").gather(sid),
+            points.get_column("value")]
+    cols += [labels.get_column(c).gather(sid) for c in label_cols]
+    return pl.DataFrame(cols)
+
+
+def _empty_frame() -> pl.DataFrame:
+    return pl.DataFrame(schema=dict(SAMPLES_CORE))
+
+
+# ------------------------------------------------- columnar matrix path
+
+
+def _parse_compact_matrix(
+    body: bytes, status: int | None, source: str | None
+) -> QueryResponse | None:
+    """Fast path for Prometheus' compact matrix output; None when it does not apply.
+
+    Each ``"values":[[...]]`` array is cut out and replaced by its index in the
+    body, so :mod:`json` only parses a small skeleton. The arrays hold
+    ``[ts,"value"]`` pairs only (no nested arrays), so ``]]`` ends each one and
+    ``],[`` separates its points: joined with newlines they are CSV.
+    """
+    mark = _VALUES_MARK
+    first = body.find(mark)
+    if first < 0:
+        return None
+    skeleton: list[bytes] = []
+    segments: list[bytes] = []
+    pos = 0
+    find = body.find
+    while True:
+        i = find(mark, pos) if pos else first
+        if i < 0:
+            break
+        j = find(b"]]", i + len(mark))
+        if j < 0:
+            return None
+        skeleton.append(body[pos:i])
+        skeleton.append(b'"values":%d' % len(segments))
+        segments.append(body[i + len(mark) : j])
+        pos = j + 2
+    skeleton.append(body[pos:])
+    try:
+        doc = json.loads(b"".join(skeleton))
+    except ValueError:
+        return None
+    result_type, result, warnings, infos = _check_envelope(doc, status, source)
+    if result_type != "matrix" or not isinstance(result, list):
+        return None
+    # every cut must belong to exactly one series, in order
+    index = []
+    for s in result:
+        if not isinstance(s, dict):
+            return None
+        v = s.get("values")
+        if isinstance(v, int) and not isinstance(v, bool):
+            index.append(v)
+        elif v != [] or "histograms" in s:
+            return None
+    if index != list(range(len(segments))):
+        return None
+    metrics = [s.get("metric", {}) for s in result]
+    sids = [i for i, s in enumerate(result) if isinstance(s.get("values"), int)]
+    counts = [seg.count(b"],[") + 1 for seg in segments]
+    csv = b"\n".join(seg.replace(b"],[", b"\n") for seg in segments)
+    del skeleton
+    try:
+        raw = pl.read_csv(
+            io.BytesIO(csv),
+            has_header=False,
+            new_columns=["t", "value"],
+            schema={"t": pl.Float64, "value": pl.Float64},
+            quote_char='"',
+        )
+    except Exception:  # noqa: BLE001 - anything odd: the general path names it
+        return None
+    del csv
+    if raw.height != sum(counts) or raw.get_column("t").null_count() or raw.get_column(
+        "value"
+    ).null_count():
+        return None
+    if not metrics:
+        return QueryResponse(_empty_frame(), result_type, warnings, infos)
+    sid = pl.DataFrame(
+        {"sid": pl.Series(sids, dtype=pl.UInt32), "n": pl.Series(counts)}
+    ).select(pl.col("sid").repeat_by("n").explode())
+    points = raw.select(
+        sid.get_column("sid"),
+        (pl.col("t") * 1000.0).round(0).cast(pl.Int64).cast(TIMESTAMP).alias("timestamp"),
+        "value",
+    )
+    labels = _label_frame(metrics, status, source)
+    return QueryResponse(_assemble(points, labels), result_type, warnings, infos)
+
+
+# ------------------------------------------------------- general path
+
+
+def _float(text: Any, what: str, status: int | None, source: str | None) -> float:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        raise _bad_response(f"{what} {text!r} is not a number", status, source) from None
+
+
+def _parse_general(
+    body: bytes, status: int | None, source: str | None
+) -> QueryResponse:
+    try:
+        doc = json.loads(body)
+    except ValueError as exc:
+        raise _non_json(body, status, source, f"invalid JSON: {exc}") from None
+    result_type, result, warnings, infos = _check_envelope(doc, status, source)
+
+    if result_type in ("scalar", "string"):
+        if not isinstance(result, list) or len(result) != 2:
+            raise _bad_response(f"{result_type} result {result!r}", status, source)
+        ts = round(_float(result[0], "timestamp", status, source) * 1000)
+        text = None
+        if result_type == "scalar":
+            value: float | None = _float(result[1], "value", status, source)
+        else:
+            value, text = None, str(result[1])
+        frame = pl.DataFrame(
+            {"timestamp": [ts], "metric": [None], "value": [value]},
+            schema={"timestamp": pl.Int64, "metric": pl.String, "value": pl.Float64},
+        ).with_columns(pl.col("timestamp").cast(TIMESTAMP))
+        return QueryResponse(frame, result_type, warnings, infos, None, text)
+
+    if not isinstance(result, list):
+        raise _bad_response(f"{result_type} result is not a list", status, source)
+    metrics: list[dict[str, Any]] = []
+    sid_col: list[int] = []
+    ts_col: list[Any] = []
+    val_col: list[Any] = []
+    hist_rows: list[tuple] = []
+    for sid, series in enumerate(result):
+        if not isinstance(series, dict):
+            raise _bad_response("a series is not an object", status, source)
+        metrics.append(series.get("metric") or {})
+        if result_type == "vector":
+            floats = [series["value"]] if "value" in series else []
+            hists = [series["histogram"]] if "histogram" in series else []
+        else:
+            floats = series.get("values") or []
+            hists = series.get("histograms") or []
+        try:
+            ts, vs = zip(*floats, strict=True) if floats else ((), ())
+        except (TypeError, ValueError):
+            raise _bad_response("a point is not a [time, value] pair", status, source) from None
+        sid_col.extend([sid] * len(ts))
+        ts_col.extend(ts)
+        val_col.extend(vs)
+        for point in hists:
+            hist_rows.extend(_histogram_rows(sid, point, status, source))
+    if not metrics:
+        return QueryResponse(_empty_frame(), result_type, warnings, infos)
+    labels = _label_frame(metrics, status, source)
+    points = _points_frame(sid_col, ts_col, val_col, status, source)
+    frame = _assemble(points, labels)
+    histograms = None
+    if hist_rows:
+        histograms = _histogram_frame(hist_rows, labels)
+    return QueryResponse(frame, result_type, warnings, infos, histograms)
+
+
+def _points_frame(
+    sids: list[int], ts: list[Any], vs: list[Any], status: int | None, source: str | None
+) -> pl.DataFrame:
+    try:
+        v_series = pl.Series(vs, dtype=pl.String)
+    except (TypeError, ValueError, pl.exceptions.PolarsError):
+        v_series = pl.Series([str(v) for v in vs], dtype=pl.String)
+    raw = pl.DataFrame(
+        {
+            "sid": pl.Series(sids, dtype=pl.UInt32),
+            "t": pl.Series(
+                [t if isinstance(t, int | float) else None for t in ts]
+                if any(not isinstance(t, int | float) for t in ts)
+                else ts,
+                dtype=pl.Float64,
+                strict=False,
+            ),
+            "v": v_series,
+        }
+    )
+    points = raw.select(
+        "sid",
+        (pl.col("t") * 1000.0)
+        .round(0)
+        .cast(pl.Int64)
+        .cast(TIMESTAMP)
+        .alias("timestamp"),
+        pl.col("v").cast(pl.Float64, strict=False).alias("value"),
+    )
+    bad = points.select(
+        pl.col("timestamp").is_null().arg_max().alias("t"),
+        pl.col("value").is_null().arg_max().alias("v"),
+        pl.col("timestamp").is_null().any().alias("tn"),
+        pl.col("value").is_null().any().alias("vn"),
+    ).row(0, named=True)
+    if bad["tn"]:
+        raise _bad_response(f"timestamp {ts[bad['t']]!r} is not a number", status, source)
+    if bad["vn"]:
+        raise _bad_response(f"sample value {vs[bad['v']]!r} is not a number", status, source)
+    return points
+
+
+def _histogram_rows(
+    sid: int, point: Any, status: int | None, source: str | None
+) -> list[tuple]:
+    if not isinstance(point, list | tuple) or len(point) != 2 or not isinstance(
+        point[1], dict
+    ):
+        raise _bad_response("a histogram point is not [time, {...}]", status, source)
+    t, h = point
+    ts = round(_float(t, "timestamp", status, source) * 1000)
+    count = _float(h.get("count", "NaN"), "histogram count", status, source)
+    total = _float(h.get("sum", "NaN"), "histogram sum", status, source)
+    buckets = h.get("buckets") or []
+    if not buckets:
+        return [(sid, ts, None, None, None, None, count, total)]
+    rows = []
+    for b in buckets:
+        if not isinstance(b, list | tuple) or len(b) != 4:
+            raise _bad_response(
+                f"histogram bucket {b!r} is not [rule, left, right, count]", status, source
+            )
+        rows.append(
+            (
+                sid,
+                ts,
+                _float(b[3], "bucket count", status, source),
+                _float(b[1], "bucket bound", status, source),
+                _float(b[2], "bucket bound", status, source),
+                int(b[0]),
+                count,
+                total,
+            )
+        )
+    return rows
+
+
+def _histogram_frame(rows: list[tuple], labels: pl.DataFrame) -> pl.DataFrame:
+    raw = pl.DataFrame(
+        rows,
+        schema={
+            "sid": pl.UInt32,
+            "timestamp": pl.Int64,
+            "value": pl.Float64,
+            "lower": pl.Float64,
+            "upper": pl.Float64,
+            "rule": pl.Int8,
+            "hist_count": pl.Float64,
+            "hist_sum": pl.Float64,
+        },
+        orient="row",
+    ).with_columns(pl.col("timestamp").cast(TIMESTAMP))
+    label_cols = [c for c in labels.columns if c not in ("sid", "metric")]
+    order = (
+        labels.sort(["metric", *label_cols], nulls_last=False, maintain_order=True)
+        .with_row_index("rank")
+        .select("sid", "rank")
+    )
+    return (
+        raw.with_row_index("_i")
+        .join(order, on="sid", how="left")
+        .sort(["rank", "timestamp", "_i"])
+        .join(labels, on="sid", how="left", maintain_order="left")
+        .select(*HISTOGRAM_COLUMNS, *label_cols)
+    )
