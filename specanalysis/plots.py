@@ -24,7 +24,7 @@ Examples
 ...     "value": [15.0 * i for i in range(len(ts))]})
 >>> f = task_rate_frame(samples, window="5m", step="5m")
 >>> f["tasks_per_min"].to_list()
-[60.0, 60.0, 60.0]
+[60.0, 60.0, 60.0, 60.0]
 """
 
 from __future__ import annotations

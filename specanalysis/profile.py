@@ -1109,9 +1109,9 @@ def characterize(
     >>> samples = pl.DataFrame({"timestamp": ts,
     ...     "metric": ["speculation_tasks_total"] * len(ts),
     ...     "value": [500.0 * i for i in range(len(ts))]})
-    >>> c = characterize(samples)
-    >>> c.label, c.quadrant
-    ('High Volume / Shallow', 'Throughput-optimized')
+    >>> c = characterize(samples)  # 2000 tasks/min, perfectly even
+    >>> c.label, c.pattern, c.quadrant  # no depth histogram: no quadrant
+    ('Steady State', 'steady', None)
     """
     th = thresholds or Thresholds()
     source = _as_source(source_or_samples)
