@@ -444,6 +444,18 @@ class PrometheusSource:
                                   **settings)
 
     def _post(self, name: str, form: dict[str, str]) -> QueryResponse:
+        try:
+            return self._post_with_retries(name, form)
+        except PrometheusError as exc:
+            # a proxy may echo request headers back in its error page
+            message = self._scrub(exc.message)
+            if message == exc.message:
+                raise
+            raise type(exc)(message, error_type=exc.error_type, status=exc.status,
+                            source=exc.source, field=exc.field,
+                            expected=exc.expected) from None
+
+    def _post_with_retries(self, name: str, form: dict[str, str]) -> QueryResponse:
         import requests
 
         url = self.endpoint(name)
