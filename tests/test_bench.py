@@ -33,14 +33,23 @@ GOOD = {
     "latency_p90_s": 1.5,
     "latency_p99_s": 3.0,
     "latency_max_s": 7.0,
+    "chain_latency_p50_s": 1.0,
+    "chain_latency_p99_s": 4.0,
     "rollback_rate_pct": 2.0,
+    "task_rollback_rate_pct": 5.0,
     "avg_rollback_size": 2.5,
+    "blast_radius_max": 6.0,
     "memory_avg_mb": 300.0,
     "memory_peak_mb": 420.0,
     "memory_per_active_task_mb": 4.0,
+    "active_tasks_avg": 75.0,
+    "active_tasks_peak": 90.0,
     "proof_p50_s": 0.4,
     "proof_p99_s": 1.2,
     "recovery_time_s": math.nan,
+    "recovery_time_p99_s": math.nan,
+    "queue_utilisation_peak_pct": 30.0,
+    "mean_batch_size": 2.0,
 }
 
 
@@ -236,3 +245,182 @@ def test_guide_suite_has_the_guides_flags():
     assert (by["burst"].duration_s, by["burst"].rate_pattern) == (
         600, "burst:10x:30s:every:2m")
     assert (by["rollback"].rate, by["rollback"].inject_failures) == (50, 0.1)
+
+
+# ------------------------------------------------------- running the simulator
+
+from specanalysis.cli import main  # noqa: E402
+from specanalysis.config import SpeculationConfig  # noqa: E402
+from specanalysis.errors import ConfigError, WorkloadSpecError  # noqa: E402
+from specanalysis.sim.bench import (  # noqa: E402
+    BACKGROUND_FAILURES,
+    default_config,
+    run_benchmark,
+    run_suite,
+    scaled_suite,
+)
+
+SHORT = {"duration": "2m", "warmup": "30s", "rate": 50.0}
+
+
+def test_run_benchmark_is_reproducible_and_drops_the_warmup():
+    a = run_benchmark(default_config(), seed=3, **SHORT)
+    b = run_benchmark(default_config(), seed=3, **SHORT)
+    c = run_benchmark(default_config(), seed=4, **SHORT)
+    assert a.to_json() == b.to_json()
+    assert a.to_json() != c.to_json()
+    assert a.series["t_s"].min() == 30.0  # warm-up windows are gone
+    assert a.series["t_s"].max() == 105.0
+    assert "latency_p99_s" not in a.series.columns  # only with measure_latency
+    assert set(a.summary) == set(SUMMARY_FIELDS)
+    assert a.parameters.warmup_s == 30.0 and a.parameters.duration_s == 120.0
+
+
+def test_injected_failures_set_the_rollback_rate():
+    # Each execution attempt's proof is invalid with probability
+    # p = 1 - (1 - 0.01) * (1 - inject); each invalid proof is one rollback event.
+    # 4500 attempts: the binomial sd of the rate is about 0.5 point at p = 0.109.
+    base = run_benchmark(default_config(), seed=1, **SHORT)
+    hit = run_benchmark(default_config(), seed=1, inject_failures=0.1, **SHORT)
+    p = 1 - (1 - BACKGROUND_FAILURES) * 0.9
+    assert hit.summary["rollback_rate_pct"] == pytest.approx(100 * p, abs=2.5)
+    assert base.summary["rollback_rate_pct"] == pytest.approx(
+        100 * BACKGROUND_FAILURES, abs=0.7)
+    assert hit.summary["recovery_time_s"] > 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "field"),
+    [
+        ({"rate": -5.0}, WorkloadSpecError, "rate"),
+        ({"depth_distribution": "zipf:1-5"}, WorkloadSpecError, "depth"),
+        ({"rate_pattern": "burst:10x:3m:every:2m"}, WorkloadSpecError, "pattern"),
+        ({"inject_failures": 1.5}, SpecAnalysisError, "inject_failures"),
+        ({"warmup": "2m"}, SpecAnalysisError, "warmup"),
+        ({"duration": "soon"}, SpecAnalysisError, "duration"),
+        ({"seed": -1}, SpecAnalysisError, "seed"),
+    ],
+)
+def test_bad_benchmark_parameters_name_the_field(kwargs, error, field):
+    args = {**SHORT, "seed": 0, **kwargs}
+    with pytest.raises(error) as info:
+        run_benchmark(default_config(), **args)
+    assert info.value.field == field
+
+
+def test_run_suite_writes_results_snapshots_and_manifest(tmp_path):
+    tests = scaled_suite("90s", tests=[t for t in GUIDE_SUITE
+                                        if t.name in ("latency", "rollback")])
+    paths = run_suite(default_config(), runs=2, output_dir=tmp_path, seed=5,
+                      tests=tests, warmup="30s", progress=False)
+    assert [p.name for p in paths] == [
+        "latency_run1.json", "latency_run2.json", "rollback_run1.json",
+        "rollback_run2.json"]
+    r1, r2 = (read_bench_result(p) for p in paths[:2])
+    assert (r1.seed, r2.seed, r1.run, r2.run) == (5, 6, 1, 2)
+    assert r1.parameters.measure_latency and "latency_p99_s" in r1.series.columns
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["runs"] == 2 and [t["name"] for t in manifest["tests"]] == [
+        "latency", "rollback"]
+    pre = (tmp_path / "pre_metrics.txt").read_text()
+    post = (tmp_path / "post_metrics.txt").read_text()
+    assert "# TYPE speculation_tasks_total counter" in pre
+    total = {ln.split()[0]: float(ln.split()[1]) for ln in post.splitlines()
+             if ln.startswith("speculation_tasks_total ")}
+    assert total["speculation_tasks_total"] > 0
+    table = suite_table(tmp_path)
+    assert table["test"].unique(maintain_order=True).to_list() == ["latency", "rollback"]
+    assert (table["runs"] <= 2).all()
+    rb = table.filter((pl.col("test") == "rollback")
+                      & (pl.col("figure") == "rollback_rate_pct")).row(0, named=True)
+    assert rb["met"] is False  # 10 % injected failures cannot meet rollback < 5 %
+
+
+def test_suite_rejects_bad_runs(tmp_path):
+    with pytest.raises(SpecAnalysisError) as info:
+        run_suite(default_config(), runs=0, output_dir=tmp_path)
+    assert info.value.field == "runs"
+
+
+# ------------------------------------------------------------------------- CLI
+
+
+def _cli(args, capsys):
+    code = main(args)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--rate", "-5"], "--rate"),
+        (["--rate", "lots"], "--rate"),
+        (["--depth-distribution", "zipf:1-5"], "--depth-distribution"),
+        (["--rate-pattern", "burst:10x"], "--rate-pattern"),
+        (["--inject-failures", "2"], "--inject-failures"),
+        (["--duration", "soon"], "--duration"),
+        (["--seed", "-3"], "--seed"),
+        (["--test", "soak"], "--test"),
+        (["--config", "missing.toml"], "--config"),
+    ],
+)
+def test_cli_bad_flags_exit_2_naming_the_flag(flags, named, capsys, tmp_path):
+    code, _out, err = _cli(["bench", "run", "--duration", "90s", "--warmup", "30s",
+                            "--output", str(tmp_path / "r.json"), *flags], capsys)
+    assert code == 2
+    assert named in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_cli_invalid_config_exits_2(capsys, tmp_path):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("[speculation]\nmax_depth = 0\nmode = 'fast'\n")
+    code, _out, err = _cli(["bench", "run", "--config", str(cfg), "--duration", "90s",
+                            "--warmup", "30s"], capsys)
+    assert code == 2
+    assert "max_depth" in err and "mode" in err
+    with pytest.raises(ConfigError):
+        SpeculationConfig.from_toml(cfg)
+
+
+def test_cli_run_writes_a_result_file(capsys, tmp_path):
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text(default_config().replace(max_depth=3).to_toml())
+    out = tmp_path / "latency.json"
+    code, stdout, _err = _cli(["bench", "run", "--test", "latency", "--duration", "90s",
+                               "--warmup", "30s", "--config", str(cfg), "--seed", "9",
+                               "--output", str(out)], capsys)
+    assert code == 0 and "wrote" in stdout
+    r = read_bench_result(out)
+    assert (r.test, r.seed, r.parameters.rate, r.parameters.measure_latency) == (
+        "latency", 9, 50.0, True)
+    assert r.speculation_config().max_depth == 3
+
+
+def test_cli_suite_and_report(capsys, tmp_path):
+    d = tmp_path / "results"
+    code, _out, _err = _cli(["bench", "suite", "--tests", "latency", "--runs", "3",
+                             "--output-dir", str(d)], capsys)
+    assert code == 0
+    assert (d / "report.md").exists() and (d / "latency_run3.json").exists()
+    code, out, _err = _cli(["bench", "report", "--input-dir", str(d)], capsys)
+    assert code == 0 and out.startswith("# Speculation benchmark report")
+    assert out == (d / "report.md").read_text()
+    code, _out, err = _cli(["bench", "report", "--input-dir", str(tmp_path / "none")],
+                           capsys)
+    assert code == 2 and "input_dir" in err
+    code, _out, err = _cli(["bench", "suite", "--runs", "0", "--output-dir", str(d)],
+                           capsys)
+    assert code == 2 and "--runs" in err
+
+
+def test_cli_help_teaches_the_guide_flags(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["bench", "run", "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for text in ("--depth-distribution", "uniform:1-5", "burst:10x:30s:every:2m",
+                 "--inject-failures", "0.1", "fixed:8", "--measure-latency"):
+        assert text in out

@@ -28,9 +28,11 @@ Result file (JSON, ``schema_version`` 1)
       "parameters": {
         "duration_s": 300.0,  "rate": 100.0,  "warmup_s": 60.0,
         "depth_distribution": "uniform:1-5",  "rate_pattern": "constant",
-        "inject_failures": 0.0,  "measure_latency": false
+        "inject_failures": 0.0,  "measure_latency": false,
+        "background_failures": 0.01
       },
       "config": { "speculation": { ... } },  # SpeculationConfig as TOML tables
+      "workload": { "exec_time": "lognormal:mean=100ms,cv=0.5", ... },
       "summary": {                           # see SUMMARY_FIELDS; null = not defined
         "throughput_tps": 99.1, "latency_p50_s": 0.62, ...
       },
@@ -58,8 +60,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import statistics
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,6 +86,12 @@ __all__ = [
     "suite_table",
     "suite_report",
     "check_targets",
+    "run_benchmark",
+    "run_suite",
+    "scaled_suite",
+    "default_config",
+    "BACKGROUND_FAILURES",
+    "BENCH_TIMINGS",
 ]
 
 SCHEMA_VERSION = 1
@@ -92,25 +102,45 @@ MANIFEST_KIND = "specanalysis.bench_suite"
 DEFAULT_RATE = 20.0
 #: Depth distribution used where the guide's test gives none (the throughput test's).
 DEFAULT_DEPTH_DISTRIBUTION = "uniform:1-5"
+#: Simulated timings of every benchmark (a :class:`~specanalysis.sim.Workload`'s
+#: time distributions): 100 ms execution, Solana-like ~400 ms confirmation, the
+#: simulator's default proof cost (100 ms per batch + 20 ms per proof). Fast
+#: enough that a well-tuned configuration can meet the guide's p50 < 1 s.
+BENCH_TIMINGS: dict[str, str] = {
+    "exec_time": "lognormal:mean=100ms,cv=0.5",
+    "proof_time": "lognormal:mean=20ms,cv=0.3",
+    "proof_overhead": "fixed:100ms",
+    "confirm_time": "lognormal:mean=400ms,cv=0.5",
+}
 #: Per-window length of the series (the simulator's scrape interval).
 WINDOW_S = 15.0
 
 #: Summary figures: name -> (unit, which direction is better, description).
 SUMMARY_FIELDS: dict[str, tuple[str, str | None, str]] = {
-    "tasks_total": ("tasks", None, "Tasks executed in the measured window"),
-    "throughput_tps": ("tasks/s", "higher", "Tasks completed (finalised) per second"),
-    "latency_p50_s": ("s", "lower", "End-to-end latency p50"),
-    "latency_p90_s": ("s", "lower", "End-to-end latency p90"),
-    "latency_p99_s": ("s", "lower", "End-to-end latency p99"),
-    "latency_max_s": ("s", "lower", "End-to-end latency max"),
-    "rollback_rate_pct": ("%", "lower", "Rollbacks / total tasks"),
-    "avg_rollback_size": ("tasks", "lower", "Tasks undone per rollback"),
+    "tasks_total": ("tasks", None, "Execution attempts in the measured window"),
+    "throughput_tps": ("tasks/s", "higher", "Tasks finalised per second"),
+    "latency_p50_s": ("s", "lower", "End-to-end task latency p50"),
+    "latency_p90_s": ("s", "lower", "End-to-end task latency p90"),
+    "latency_p99_s": ("s", "lower", "End-to-end task latency p99"),
+    "latency_max_s": ("s", "lower", "End-to-end task latency max"),
+    "chain_latency_p50_s": ("s", "lower", "Whole-chain latency p50"),
+    "chain_latency_p99_s": ("s", "lower", "Whole-chain latency p99"),
+    "rollback_rate_pct": ("%", "lower", "Rollback events / execution attempts"),
+    "task_rollback_rate_pct": ("%", "lower", "Tasks undone / execution attempts"),
+    "avg_rollback_size": ("tasks", "lower", "Tasks undone per rollback (blast radius)"),
+    "blast_radius_max": ("tasks", "lower", "Largest rollback"),
     "memory_avg_mb": ("MB", "lower", "Speculation memory, average"),
     "memory_peak_mb": ("MB", "lower", "Speculation memory, peak"),
     "memory_per_active_task_mb": ("MB", "lower", "Memory per active task"),
-    "proof_p50_s": ("s", "lower", "Proof generation p50"),
-    "proof_p99_s": ("s", "lower", "Proof generation p99"),
-    "recovery_time_s": ("s", "lower", "Time to recover from an injected failure"),
+    "active_tasks_avg": ("tasks", None, "Tasks in flight, average"),
+    "active_tasks_peak": ("tasks", None, "Tasks in flight, peak"),
+    "proof_p50_s": ("s", "lower", "Proof generation p50 (request to done)"),
+    "proof_p99_s": ("s", "lower", "Proof generation p99 (request to done)"),
+    "recovery_time_s": ("s", "lower",
+                        "Mean time from a rollback to its task's finalisation"),
+    "recovery_time_p99_s": ("s", "lower", "Recovery time p99"),
+    "queue_utilisation_peak_pct": ("%", "lower", "Proof queue peak / capacity"),
+    "mean_batch_size": ("proofs", None, "Proofs per batch formed"),
 }
 
 _PARAM_TYPES: dict[str, tuple[type, ...]] = {
@@ -121,6 +151,7 @@ _PARAM_TYPES: dict[str, tuple[type, ...]] = {
     "rate_pattern": (str,),
     "inject_failures": (int, float),
     "measure_latency": (bool,),
+    "background_failures": (int, float),
 }
 
 
@@ -138,6 +169,7 @@ class BenchParameters:
     inject_failures: float = 0.0
     measure_latency: bool = False
     warmup_s: float = 60.0
+    background_failures: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -148,6 +180,7 @@ class BenchParameters:
             "rate_pattern": self.rate_pattern,
             "inject_failures": float(self.inject_failures),
             "measure_latency": bool(self.measure_latency),
+            "background_failures": float(self.background_failures),
         }
 
 
@@ -173,6 +206,9 @@ class BenchResult:
         The suite test name and 1-based run number, or None for an ad-hoc run.
     simulator
         Package and version that produced the result.
+    workload
+        The simulated time distributions (``exec_time``, ``proof_time``,
+        ``proof_overhead``, ``confirm_time``) as spec strings.
     """
 
     parameters: BenchParameters
@@ -183,6 +219,7 @@ class BenchResult:
     test: str | None = None
     run: int | None = None
     simulator: str = ""
+    workload: Mapping[str, str] = field(default_factory=lambda: dict(BENCH_TIMINGS))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, BenchResult):
@@ -205,6 +242,7 @@ class BenchResult:
             "simulator": self.simulator,
             "parameters": self.parameters.to_dict(),
             "config": _plain(self.config),
+            "workload": dict(sorted(self.workload.items())),
             "summary": {k: _nan_to_none(v) for k, v in sorted(self.summary.items())},
         }
         if series:
@@ -376,16 +414,23 @@ def _result_from_dict(doc: Any, source: str) -> BenchResult:
     if unknown:
         raise _fail(f"unknown key(s) {', '.join(unknown)}", source, "parameters",
                     "only " + ", ".join(_PARAM_TYPES))
-    for key in ("duration_s", "rate", "warmup_s", "inject_failures"):
+    for key in ("duration_s", "rate", "warmup_s", "inject_failures",
+                "background_failures"):
         value = float(params[key])
         low_ok = value > 0 if key == "duration_s" else value >= 0
         if not (math.isfinite(value) and low_ok):
             raise _fail(f"{value!r} is out of range", source, f"parameters.{key}",
                         "a finite number > 0" if key == "duration_s"
                         else "a finite number >= 0")
-    if float(params["inject_failures"]) > 1:
-        raise _fail(f"{params['inject_failures']!r} is out of range", source,
-                    "parameters.inject_failures", "a fraction in [0, 1]")
+    for key in ("inject_failures", "background_failures"):
+        if float(params[key]) > 1:
+            raise _fail(f"{params[key]!r} is out of range", source,
+                        f"parameters.{key}", "a fraction in [0, 1]")
+    workload = doc.get("workload", {})
+    if not isinstance(workload, Mapping) or not all(
+            isinstance(v, str) for v in workload.values()):
+        raise _fail("is not an object of spec strings", source, "workload",
+                    '{"exec_time": "lognormal:mean=100ms,cv=0.5", ...}')
     if not isinstance(doc["config"], Mapping):
         raise _fail("is not an object", source, "config", "TOML tables as a JSON object")
     summary_doc = doc["summary"]
@@ -415,6 +460,7 @@ def _result_from_dict(doc: Any, source: str) -> BenchResult:
         inject_failures=float(params["inject_failures"]),
         measure_latency=params["measure_latency"],
         warmup_s=float(params["warmup_s"]),
+        background_failures=float(params["background_failures"]),
     )
     return BenchResult(
         parameters=parameters,
@@ -425,6 +471,7 @@ def _result_from_dict(doc: Any, source: str) -> BenchResult:
         test=test,
         run=run,
         simulator=str(doc.get("simulator", "")),
+        workload=dict(workload),
     )
 
 
@@ -724,7 +771,8 @@ def suite_report(input_dir: str | Path) -> str:
             f"- Simulator: {manifest.get('simulator', 'unknown')}",
             f"- Seed: {manifest.get('seed')}; runs per test: {manifest.get('runs')}",
             f"- Warm-up discarded: {format_duration(manifest.get('warmup_s', 60.0))}",
-            f"- Configuration: max_depth {manifest.get('config_digest', {}).get('max_depth', '?')}",
+            "- Configuration: max_depth "
+            f"{manifest.get('config', {}).get('speculation', {}).get('max_depth', '?')}",
             "",
         ]
     lines += [
@@ -778,3 +826,298 @@ def suite_report(input_dir: str | Path) -> str:
         if warnings or runs < 3:
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+# ------------------------------------------------------------------------ running
+
+#: Background probability that a proof is invalid in every test (the runtime's
+#: natural fault rate; the guide's ``--inject-failures`` adds to it). 1 % gives
+#: the rollback-rate figure something to measure in the tests without injection.
+BACKGROUND_FAILURES = 0.01
+
+Progress = Callable[[float, float], None]
+
+
+def _show_bar(progress: bool | None) -> bool:
+    """None means: on a terminal and outside CI (``CI`` unset)."""
+    if progress is None:
+        return sys.stderr.isatty() and not os.environ.get("CI")
+    return bool(progress)
+
+
+def _warmup_seconds(warmup: str | float) -> float:
+    if warmup in (0, 0.0, "0", "0s", None):
+        return 0.0
+    return parse_duration(warmup, field="warmup")
+
+
+def _measure(sim, *, warmup_s: float, measure_latency: bool
+             ) -> tuple[dict[str, float], pl.DataFrame]:
+    """Summary and per-window series of a simulation, after the warm-up."""
+    raw = sim.summary(warmup=warmup_s)
+    missing = [k for k in SUMMARY_FIELDS if k not in raw]
+    if missing:  # the simulator and this schema must agree
+        raise SchemaError("simulator summary lacks " + ", ".join(missing),
+                          field="summary", expected="every SUMMARY_FIELDS figure")
+    summary = {k: float(raw[k]) for k in SUMMARY_FIELDS}
+    series = sim.windows(WINDOW_S).filter(pl.col("t_s") >= warmup_s - 1e-9)
+    if not measure_latency:
+        series = series.drop("latency_p50_s", "latency_p99_s", strict=False)
+    return summary, series
+
+
+def default_config():
+    """The configuration ``bench`` uses without ``--config``: runtime defaults, enabled."""
+    from specanalysis.config import SpeculationConfig
+
+    return SpeculationConfig().replace(enabled=True)
+
+
+def _simulator_version() -> str:
+    from specanalysis import __version__
+
+    return f"specanalysis {__version__}"
+
+
+def run_benchmark(
+    config,
+    *,
+    duration: str | float = "5m",
+    rate: float = 100.0,
+    depth_distribution: str = DEFAULT_DEPTH_DISTRIBUTION,
+    rate_pattern: str = "constant",
+    inject_failures: float = 0.0,
+    measure_latency: bool = False,
+    seed: int = 0,
+    warmup: str | float = "1m",
+    background_failures: float = BACKGROUND_FAILURES,
+    test: str | None = None,
+    run: int | None = None,
+    progress: bool | None = None,
+    workload_options: Mapping[str, Any] | None = None,
+) -> BenchResult:
+    """Run one benchmark test on the simulated runtime.
+
+    Parameters
+    ----------
+    config
+        A ``SpeculationConfig`` (validated).
+    duration
+        Simulated length including the warm-up (``"5m"``).
+    rate
+        Offered tasks per second before ``rate_pattern``.
+    depth_distribution
+        Tasks per dependency chain (``"uniform:1-5"``, ``"fixed:8"``).
+    rate_pattern
+        ``"constant"`` or ``"burst:10x:30s:every:2m"``.
+    inject_failures
+        Extra fraction of invalid proofs (the guide's rollback test: 0.1).
+        A proof is invalid with probability
+        ``1 - (1 - background_failures) * (1 - inject_failures)``.
+    measure_latency
+        Add per-window latency percentiles to the series.
+    seed
+        Simulator seed.
+    warmup
+        Discarded before measuring (the guide: first minute).
+    background_failures
+        The runtime's natural invalid-proof rate (:data:`BACKGROUND_FAILURES`).
+    test, run
+        Labels stored in the result (suite test name, run number).
+    progress
+        Show the simulator's progress bar (None: only on a terminal and outside
+        CI).
+    workload_options
+        Further :class:`~specanalysis.sim.Workload` fields; time distributions
+        given here replace :data:`BENCH_TIMINGS`.
+
+    Raises
+    ------
+    SpecAnalysisError
+        Naming the parameter: a bad duration, a rate <= 0, an unknown
+        distribution or pattern spec, a failure fraction outside [0, 1], a
+        warm-up not shorter than the duration.
+    """
+    return _run(config, duration=duration, rate=rate,
+                depth_distribution=depth_distribution, rate_pattern=rate_pattern,
+                inject_failures=inject_failures, measure_latency=measure_latency,
+                seed=seed, warmup=warmup, background_failures=background_failures,
+                test=test, run=run, progress=progress,
+                workload_options=workload_options)[0]
+
+
+def _run(config, *, duration, rate, depth_distribution, rate_pattern, inject_failures,
+         measure_latency, seed, warmup, background_failures, test, run, progress,
+         workload_options):
+    from specanalysis.config import SpeculationConfig
+    from specanalysis.sim.engine import simulate
+    from specanalysis.sim.workload import Workload
+
+    if not isinstance(config, SpeculationConfig):
+        raise SpecAnalysisError(f"got {type(config).__name__}", field="config",
+                                expected="a SpeculationConfig")
+
+    duration_s = parse_duration(duration, field="duration")
+    warmup_s = _warmup_seconds(warmup)
+    if warmup_s >= duration_s:
+        raise SpecAnalysisError(
+            f"warm-up {format_duration(warmup_s)} leaves nothing to measure in "
+            f"{format_duration(duration_s)}", field="warmup",
+            expected="a warm-up shorter than the duration")
+    for name, value in (("inject_failures", inject_failures),
+                        ("background_failures", background_failures)):
+        if isinstance(value, bool) or not isinstance(value, int | float) \
+                or not 0 <= value <= 1:
+            raise SpecAnalysisError(f"{value!r} is not a fraction", field=name,
+                                    expected="a number in [0, 1]")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise SpecAnalysisError(f"{seed!r} is not a seed", field="seed",
+                                expected="an integer >= 0")
+    failures = 1.0 - (1.0 - background_failures) * (1.0 - inject_failures)
+    options = {**BENCH_TIMINGS, **dict(workload_options or {})}
+    workload = Workload(rate=rate, depth=depth_distribution, pattern=rate_pattern,
+                        failures=failures, **options)
+    timings = {name: str(getattr(workload.dist(name), "spec", "") or options[name])
+               for name in BENCH_TIMINGS}
+    sim = simulate(config, workload, duration=duration_s, seed=seed,
+                   progress=_show_bar(progress))
+    summary, series = _measure(sim, warmup_s=warmup_s, measure_latency=measure_latency)
+    result = BenchResult(
+        parameters=BenchParameters(
+            duration_s=duration_s, rate=float(rate),
+            depth_distribution=str(depth_distribution), rate_pattern=str(rate_pattern),
+            inject_failures=float(inject_failures), measure_latency=bool(measure_latency),
+            warmup_s=warmup_s, background_failures=float(background_failures)),
+        config=config.to_dict(),
+        seed=seed,
+        summary=summary,
+        series=series,
+        test=test,
+        run=run,
+        simulator=_simulator_version(),
+        workload=timings,
+    )
+    return result, sim, warmup_s
+
+
+def scaled_suite(duration: str | float, *, burst_duration: str | float | None = None,
+                 tests: Sequence[BenchTest] = GUIDE_SUITE) -> tuple[BenchTest, ...]:
+    """The guide's tests with other durations (rates, depths, patterns unchanged).
+
+    Used for quick suites (tests, fixtures); the burst test keeps at least one
+    whole burst period after the warm-up when ``burst_duration`` is given.
+
+    Examples
+    --------
+    >>> [t.duration for t in scaled_suite("2m", burst_duration="4m")]
+    ['2m', '2m', '2m', '4m', '2m']
+    """
+    import dataclasses
+
+    out = []
+    for t in tests:
+        d = burst_duration if (t.name == "burst" and burst_duration is not None) \
+            else duration
+        text = d if isinstance(d, str) else format_duration(float(d))
+        parse_duration(text, field="duration")
+        out.append(dataclasses.replace(t, duration=text))
+    return tuple(out)
+
+
+def run_suite(
+    config,
+    *,
+    runs: int = 3,
+    output_dir: str | Path,
+    seed: int = 0,
+    tests: Sequence[BenchTest] = GUIDE_SUITE,
+    warmup: str | float = "1m",
+    progress: bool | Progress | None = None,
+    workload_options: Mapping[str, Any] | None = None,
+) -> list[Path]:
+    """Run ``tests`` ``runs`` times each and write the suite directory.
+
+    Writes ``<test>_run<k>.json`` (run ``k`` uses seed ``seed + k - 1``),
+    ``pre_metrics.txt`` (the runtime's ``/metrics`` when measuring starts: the
+    first run of the first test, after its warm-up), ``post_metrics.txt``
+    (the last run of the last test, at its end) and ``manifest.json``
+    (parameters, config, files; no wall-clock time, so a seed reproduces the
+    directory byte for byte). Returns the result file paths.
+
+    ``progress``: a callable ``progress(done_s, total_s)`` (simulated seconds),
+    True/False for a tqdm bar, or None for a bar only on a terminal outside CI.
+
+    Raises
+    ------
+    SpecAnalysisError
+        ``runs`` below 1 (field ``runs``) or any bad test parameter.
+    """
+    if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
+        raise SpecAnalysisError(f"{runs!r} is not a number of runs", field="runs",
+                                expected="an integer >= 1")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise SpecAnalysisError(f"{seed!r} is not a seed", field="seed",
+                                expected="an integer >= 0")
+    tests = tuple(tests)
+    if not tests:
+        raise SpecAnalysisError("no tests to run", field="tests",
+                                expected="at least one BenchTest")
+    out_dir = Path(output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    total = sum(t.duration_s for t in tests) * runs
+    warmup_s = _warmup_seconds(warmup)
+    bar = None
+    if not callable(progress) and _show_bar(progress):
+        from specanalysis._optional import require
+
+        bar = require("tqdm").tqdm(total=round(total), unit="sim-s",
+                                   desc="bench suite", leave=False)
+    done = 0.0
+    paths: list[Path] = []
+    manifest_tests = []
+    for ti, t in enumerate(tests):
+        files = []
+        for k in range(1, runs + 1):
+            result, sim, warmup_s = _run(
+                config, duration=t.duration, rate=t.rate,
+                depth_distribution=t.depth_distribution, rate_pattern=t.rate_pattern,
+                inject_failures=t.inject_failures, measure_latency=t.measure_latency,
+                seed=seed + k - 1, warmup=warmup,
+                background_failures=BACKGROUND_FAILURES, test=t.name, run=k,
+                progress=False, workload_options=workload_options)
+            name = f"{t.name}_run{k}.json"
+            paths.append(result.write(out_dir / name))
+            files.append(name)
+            if ti == 0 and k == 1:
+                _write_text(out_dir / "pre_metrics.txt", sim.snapshot(warmup_s))
+            if ti == len(tests) - 1 and k == runs:
+                _write_text(out_dir / "post_metrics.txt", sim.snapshot(sim.end))
+            done += t.duration_s
+            if callable(progress):
+                progress(done, total)
+            elif bar is not None:
+                bar.update(round(done) - bar.n)
+        manifest_tests.append({
+            "name": t.name, "title": t.title, "flags": t.flags,
+            "parameters": result.parameters.to_dict(), "files": files,
+        })
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "kind": MANIFEST_KIND,
+        "simulator": _simulator_version(),
+        "seed": seed,
+        "runs": runs,
+        "warmup_s": warmup_s,
+        "config": config.to_dict(),
+        "snapshots": {"pre": "pre_metrics.txt", "post": "post_metrics.txt"},
+        "tests": manifest_tests,
+    }
+    _write_text(out_dir / "manifest.json",
+                json.dumps(manifest, sort_keys=True, indent=2) + "\n")
+    if bar is not None:
+        bar.close()
+    return paths
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.write_bytes(text.encode("utf-8"))
