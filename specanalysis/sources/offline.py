@@ -171,14 +171,16 @@ class OfflineSource:
             for c in labels
         )
         key = ["metric", *labels]
-        frame = frame.sort([*key, "timestamp"], nulls_last=False)
-        groups = (
-            frame.with_row_index("_row")
-            .group_by(key, maintain_order=True)
-            .agg(pl.col("_row").first().alias("_start"), pl.len().alias("_n"))
+        groups = frame.group_by(key, maintain_order=True).agg(
+            pl.col("timestamp").sort().dt.epoch("ms").alias("_ts"),
+            pl.col("value").sort_by("timestamp", maintain_order=True).alias("_v"),
         )
-        ts_all = frame.get_column("timestamp").dt.epoch("ms").to_numpy().astype(np.int64)
-        val_all = frame.get_column("value").to_numpy().astype(np.float64)
+        lengths = groups.get_column("_ts").list.len().to_numpy().astype(np.int64)
+        offsets = np.concatenate([[0], np.cumsum(lengths)])
+        ts_all = groups.get_column("_ts").explode().to_numpy().astype(np.int64)
+        val_all = groups.get_column("_v").explode().to_numpy().astype(np.float64)
+        groups = groups.drop("_ts", "_v").with_columns(
+            pl.Series("_start", offsets[:-1]), pl.Series("_n", lengths))
         index: dict[str, list[_Series]] = {}
         for row in groups.iter_rows(named=True):
             start, n = row["_start"], row["_n"]
@@ -338,15 +340,11 @@ class OfflineSource:
                 counts, present = vec.values[rows], vec.present[rows]
                 res = np.full(n_steps, np.nan)
                 any_present = present.any(axis=0)
-                if any_present.any():
-                    patterns, inverse = np.unique(present[:, any_present].T, axis=0,
-                                                  return_inverse=True)
-                    cols_all = np.flatnonzero(any_present)
-                    for p, pattern in enumerate(patterns):
-                        cols = cols_all[inverse.ravel() == p]
-                        res[cols] = _bucket_quantile(
-                            node.q, bounds[pattern], counts[pattern][:, cols],
-                            self.semantics)
+                cols_all = np.flatnonzero(any_present)
+                for pattern, cols in _presence_patterns(present, cols_all):
+                    res[cols] = _bucket_quantile(
+                        node.q, bounds[pattern], counts[pattern][:, cols],
+                        self.semantics)
                 out_labels.append(key)
                 out_vals.append(res)
                 out_pres.append(any_present)
@@ -361,16 +359,11 @@ class OfflineSource:
         if isinstance(result, _Scalar):
             result = _Vector([()], result.values[None, :],
                              np.ones((1, steps.size), dtype=bool))
-        sid, col = np.nonzero(result.present)
-        if sid.size == 0:
+        if not result.present.any():
             return empty_samples()
-        used = np.unique(sid)
-        names = sorted({k for i in used for k, _ in result.labels[i] if k != NAME})
-        label_rows = [dict(result.labels[i]) for i in range(len(result.labels))]
-        data: dict[str, object] = {
-            "timestamp": pl.Series(steps[col], dtype=pl.Int64).cast(TIMESTAMP),
-            "value": pl.Series(result.values[sid, col], dtype=pl.Float64),
-        }
+        label_rows = [dict(lab) for lab in result.labels]
+        names = sorted({k for i, d in enumerate(label_rows) if result.present[i].any()
+                        for k in d if k != NAME})
         meta = pl.DataFrame(
             {
                 "metric": [d.get(NAME) for d in label_rows],
@@ -378,10 +371,20 @@ class OfflineSource:
             },
             schema={"metric": pl.String, **dict.fromkeys(names, pl.String)},
         )
-        frame = pl.concat(
-            [pl.DataFrame(data), meta.select(pl.all().gather(sid))], how="horizontal"
-        ).select("timestamp", "metric", "value", *names)
-        return frame.sort(["metric", *names, "timestamp"], nulls_last=False)
+        # order series by their labels; rows then come out sorted by (labels, time)
+        order = (
+            meta.with_row_index("_i")
+            .sort(["metric", *names], nulls_last=False, maintain_order=True)
+            .get_column("_i").to_numpy()
+        )
+        sid, col = np.nonzero(result.present[order])
+        data = pl.DataFrame({
+            "timestamp": pl.Series(steps[col], dtype=pl.Int64).cast(TIMESTAMP),
+            "value": pl.Series(result.values[order][sid, col], dtype=pl.Float64),
+        })
+        labels = meta[order].select(pl.all().gather(sid))
+        return pl.concat([data, labels], how="horizontal").select(
+            "timestamp", "metric", "value", *names)
 
 
 # ------------------------------------------------------------------ helpers
@@ -514,6 +517,20 @@ def _window_extreme(v: np.ndarray, lo: np.ndarray, hi: np.ndarray, ufunc) -> np.
         t = table[level]
         out[sel] = ufunc(t[lo[sel]], t[hi[sel] - (1 << level)])
     return out
+
+
+def _presence_patterns(present: np.ndarray, cols: np.ndarray):
+    """Yield (bucket mask, step columns) for each distinct set of present buckets."""
+    if cols.size == 0:
+        return
+    sub = present[:, cols]
+    if sub.all():
+        yield np.ones(present.shape[0], dtype=bool), cols
+        return
+    patterns, inverse = np.unique(sub.T, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    for p, pattern in enumerate(patterns):
+        yield pattern, cols[inverse == p]
 
 
 def _almost_equal(a: np.ndarray, b: np.ndarray, eps: float) -> np.ndarray:
