@@ -75,7 +75,13 @@ class Distribution(Protocol):
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray: ...
 
 
+_ZERO = re.compile(r"^0+(?:\.0*)?(?:ms|s|m|h)?$")
+
+
 def _seconds(text: str, *, field: str, spec: str) -> float:
+    """Seconds in a duration (zero allowed: a fixed cost of nothing)."""
+    if _ZERO.match(text.strip()):
+        return 0.0
     try:
         value = parse_duration(text.strip(), field=field)
     except SpecAnalysisError:
@@ -83,6 +89,14 @@ def _seconds(text: str, *, field: str, spec: str) -> float:
             f"{text.strip()!r} in {spec!r} is not a positive duration",
             field=field, expected="e.g. '2s', '500ms' or a number of seconds",
         ) from None
+    return value
+
+
+def _positive_mean(text: str, *, field: str, spec: str) -> float:
+    value = _seconds(text, field=field, spec=text if not spec else spec)
+    if value <= 0:
+        raise WorkloadSpecError(f"mean of {spec!r} is zero", field=field,
+                                expected="a positive mean (use 'fixed:0s' for no time)")
     return value
 
 
@@ -200,22 +214,24 @@ def parse_distribution(spec: Any, *, field: str = "exec_time") -> Distribution:
             raise WorkloadSpecError(f"bounds of {text!r} are reversed", field=field,
                                     expected="LOW <= HIGH")
         mean = (lo + hi) / 2
+        if hi == lo:
+            return TimeDistribution("fixed", lo, spec=text)
         cv = (hi - lo) / math.sqrt(12) / mean
         return TimeDistribution("uniform", mean, cv, lo, hi, spec=text)
     if kind == "exponential":
         p = _params(body, field=field, spec=text, allowed=("mean",), required=("mean",))
-        return TimeDistribution("exponential", _seconds(p["mean"], field=field, spec=text),
+        return TimeDistribution("exponential",
+                                _positive_mean(p["mean"], field=field, spec=text),
                                 1.0, spec=text)
     if kind == "normal":
         p = _params(body, field=field, spec=text, allowed=("mean", "sd"),
                     required=("mean", "sd"))
-        mean = _seconds(p["mean"], field=field, spec=text)
-        sd = (0.0 if p["sd"].strip() in ("0", "0s")
-              else _seconds(p["sd"], field=field, spec=text))
+        mean = _positive_mean(p["mean"], field=field, spec=text)
+        sd = _seconds(p["sd"], field=field, spec=text)
         return TimeDistribution("normal", mean, sd / mean, spec=text)
     p = _params(body, field=field, spec=text, allowed=("mean", "cv"),
                 required=("mean", "cv"))
-    mean = _seconds(p["mean"], field=field, spec=text)
+    mean = _positive_mean(p["mean"], field=field, spec=text)
     cv = _number(p["cv"], field=field, spec=text)
     return TimeDistribution(kind, mean, cv, spec=text)
 
@@ -384,7 +400,6 @@ def parse_pattern(spec: Any, *, field: str = "pattern") -> RatePattern:
             raise WorkloadSpecError(f"burst of {text!r} is not shorter than its period",
                                     field=field, expected="burst width < period")
         at = (period - width if m.group(4) is None
-              else 0.0 if m.group(4).strip() in ("0", "0s")
               else _seconds(m.group(4), field=field, spec=text))
         if at + width > period:
             raise WorkloadSpecError(f"burst of {text!r} runs past its period",

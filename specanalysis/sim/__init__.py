@@ -1,0 +1,37 @@
+"""The simulated speculation runtime: workloads, the event engine, metrics emission.
+
+Examples
+--------
+>>> from specanalysis.sim import Workload, simulate
+>>> Workload(rate=20, depth="fixed:8").chain_rate
+2.5
+"""
+
+from __future__ import annotations
+
+from specanalysis.sim.engine import DEFAULT_START, MemoryModel, SimResult, simulate
+from specanalysis.sim.workload import (
+    DepthDistribution,
+    Distribution,
+    RatePattern,
+    TimeDistribution,
+    Workload,
+    parse_depth,
+    parse_distribution,
+    parse_pattern,
+)
+
+__all__ = [
+    "DEFAULT_START",
+    "DepthDistribution",
+    "Distribution",
+    "MemoryModel",
+    "RatePattern",
+    "SimResult",
+    "TimeDistribution",
+    "Workload",
+    "parse_depth",
+    "parse_distribution",
+    "parse_pattern",
+    "simulate",
+]
