@@ -211,11 +211,13 @@ def parse_exposition(
     fmt = _detect_format(lines, format, source)
     is_comment = pl.col("s").str.starts_with("#")
     comments = lines.filter(is_comment)
-    _check_comments(comments, fmt, source)
+    # Every check collects its first failing line; the earliest one is raised.
+    errs: list[ParseError] = []
+    _check_comments(comments, fmt, source, errs)
     if fmt == "openmetrics":
-        _check_eof(lines, comments, source)
+        _check_eof(lines, comments, source, errs)
     samples = lines.filter(~is_comment & (pl.col("s") != ""))
-    return _parse_samples(samples, fmt, default_ms, source, normalize)
+    return _parse_samples(samples, fmt, default_ms, source, normalize, errs)
 
 
 def read_exposition(
@@ -285,7 +287,9 @@ def _first_line(frame: pl.DataFrame, mask: pl.Expr) -> tuple[int, str] | None:
     return bad["line"][0], bad["s"][0]
 
 
-def _check_comments(comments: pl.DataFrame, fmt: Format, source: str | None) -> None:
+def _check_comments(
+    comments: pl.DataFrame, fmt: Format, source: str | None, errs: list[ParseError]
+) -> None:
     s = pl.col("s")
     checks = [
         (s.str.contains(r"^#[ \t]+TYPE([ \t]|$)") & ~s.str.contains(_TYPE_LINE),
@@ -305,23 +309,27 @@ def _check_comments(comments: pl.DataFrame, fmt: Format, source: str | None) -> 
     for mask, msg, expected in checks:
         hit = _first_line(comments, mask)
         if hit is not None:
-            raise ParseError(f"{msg}: {_clip(hit[1])!r}", source=source, line=hit[0],
-                             expected=expected)
+            errs.append(ParseError(f"{msg}: {_clip(hit[1])!r}", source=source, line=hit[0],
+                             expected=expected))
 
 
-def _check_eof(lines: pl.DataFrame, comments: pl.DataFrame, source: str | None) -> None:
+def _check_eof(
+    lines: pl.DataFrame, comments: pl.DataFrame, source: str | None,
+    errs: list[ParseError],
+) -> None:
     eof = comments.filter(pl.col("s") == "# EOF")["line"]
     if eof.len() == 0:
         last = lines.filter(pl.col("s") != "")["line"].max()
-        raise ParseError(
+        errs.append(ParseError(
             "OpenMetrics text does not end with '# EOF' (truncated?)", source=source,
             line=(last or 0) + 1, expected="a final '# EOF' line",
-        )
+        ))
+        return
     first_eof = eof.min()
     hit = _first_line(lines, (pl.col("line") > first_eof) & (pl.col("s") != ""))
     if hit is not None:
-        raise ParseError(f"text after '# EOF': {_clip(hit[1])!r}", source=source,
-                         line=hit[0], expected="nothing after '# EOF'")
+        errs.append(ParseError(f"text after '# EOF': {_clip(hit[1])!r}", source=source,
+                         line=hit[0], expected="nothing after '# EOF'"))
 
 
 def _clip(text: str, n: int = 80) -> str:
@@ -334,14 +342,15 @@ def _parse_samples(
     default_ms: int | None,
     source: str | None,
     normalize: bool,
+    errs: list[ParseError],
 ) -> pl.DataFrame:
     parts = lines.select(
         "line", "s", pl.col("s").str.extract_groups(_SAMPLE).alias("g")
     ).unnest("g")
     hit = _first_line(parts, pl.col("value").is_null())
     if hit is not None:
-        raise ParseError(_diagnose(hit[1]), source=source, line=hit[0],
-                         expected=_EXPECT_LINE)
+        errs.append(ParseError(_diagnose(hit[1]), source=source, line=hit[0],
+                         expected=_EXPECT_LINE))
 
     name, value, ts = pl.col("name"), pl.col("value"), pl.col("ts")
     ts_re = _TS_S if fmt == "openmetrics" else _TS_MS
@@ -364,8 +373,8 @@ def _parse_samples(
         hit = _first_line(parts, mask)
         if hit is not None:
             bad = parts.filter(pl.col("line") == hit[0])[col][0]
-            raise ParseError(f"{msg} {_clip(bad)!r}", source=source, line=hit[0],
-                             expected=expected)
+            errs.append(ParseError(f"{msg} {_clip(bad)!r}", source=source, line=hit[0],
+                             expected=expected))
 
     if fmt == "openmetrics":
         secs = ts.cast(pl.Float64, strict=False)
@@ -382,33 +391,34 @@ def _parse_samples(
     )
     hit = _first_line(parts, pl.col("v").is_null())
     if hit is not None:
-        raise ParseError(f"bad sample value in {_clip(hit[1])!r}", source=source,
-                         line=hit[0], expected="a float, NaN, +Inf or -Inf")
+        errs.append(ParseError(f"bad sample value in {_clip(hit[1])!r}", source=source,
+                         line=hit[0], expected="a float, NaN, +Inf or -Inf"))
     hit = _first_line(parts, ~pl.col("ms_ok"))
     if hit is not None:
-        raise ParseError(f"timestamp out of range in {_clip(hit[1])!r}", source=source,
-                         line=hit[0], expected=ts_expect + f", |ms| <= {_MAX_MS}")
+        errs.append(ParseError(f"timestamp out of range in {_clip(hit[1])!r}", source=source,
+                         line=hit[0], expected=ts_expect + f", |ms| <= {_MAX_MS}"))
     if default_ms is None:
         hit = _first_line(parts, pl.col("ms").is_null())
         if hit is not None:
-            raise ParseError(
+            errs.append(ParseError(
                 f"sample has no timestamp: {_clip(hit[1])!r}", source=source,
                 line=hit[0],
                 expected="a timestamp on every sample, or "
                 "parse_exposition(..., timestamp=<time of the scrape>)",
-            )
+            ))
+    labels = _parse_labels(parts, source, errs)
+    if errs:
+        raise min(errs, key=lambda e: e.line or 0)
     _warn_units(parts, fmt, source)
-
-    labels = _parse_labels(parts, source)
     out = parts.select(
         pl.col("ms").fill_null(pl.lit(default_ms, pl.Int64)).cast(TIMESTAMP).alias("timestamp"),
         pl.col("name").alias("metric"),
         pl.col("v").alias("value"),
-        pl.col("body").fill_null("").alias("__body"),
+        pl.col("body").fill_null("").alias("#body"),
     )
     if labels is not None:
-        out = out.join(labels, on="__body", how="left", maintain_order="left")
-    out = validate_samples(out.drop("__body"), source=source)
+        out = out.join(labels, on="#body", how="left", maintain_order="left")
+    out = validate_samples(out.drop("#body"), source=source)
     return normalize_samples(out) if normalize else out
 
 
@@ -481,20 +491,22 @@ def _warn_units(parts: pl.DataFrame, fmt: Format, source: str | None) -> None:
 _PAIR_GROUPS = rf'^[ \t]*(?<lname>{_LNAME})[ \t]*=[ \t]*"(?<lval>(?:[^"\\]|\\.)*)"$'
 
 
-def _parse_labels(parts: pl.DataFrame, source: str | None) -> pl.DataFrame | None:
+def _parse_labels(
+    parts: pl.DataFrame, source: str | None, errs: list[ParseError]
+) -> pl.DataFrame | None:
     """Label columns for each distinct label text (parsed once per distinct series)."""
     bodies = (
         parts.lazy()
         .filter(pl.col("body").is_not_null() & (pl.col("body") != ""))
         .group_by("body")
         .agg(pl.col("line").min())
-        .rename({"body": "__body"})
+        .rename({"body": "#body"})
         .collect()
     )
     if bodies.height == 0:
         return None
     pairs = (
-        bodies.with_columns(pl.col("__body").str.extract_all(_PAIR).alias("pair"))
+        bodies.with_columns(pl.col("#body").str.extract_all(_PAIR).alias("pair"))
         .explode("pair")
         .filter(pl.col("pair").is_not_null())
         .with_columns(pl.col("pair").str.extract_groups(_PAIR_GROUPS).alias("g"))
@@ -502,28 +514,30 @@ def _parse_labels(parts: pl.DataFrame, source: str | None) -> pl.DataFrame | Non
     )
     if pairs.height == 0:  # only whitespace or a trailing comma inside the braces
         return None
-    bad_escape = pl.col("lval").str.contains(r'\\[^\\"n]')
+    bad_escape = ~pl.col("lval").str.contains(r'^(?:[^\\]|\\[\\"n])*$')
     hit = pairs.filter(bad_escape).sort("line").head(1)
     if hit.height:
-        raise ParseError(
+        errs.append(ParseError(
             f"label {hit['lname'][0]}: invalid escape sequence in value "
             f"{_clip(hit['lval'][0], 40)!r}", source=source, line=hit["line"][0],
             expected='only \\\\, \\" and \\n escapes in label values',
-        )
+        ))
     reserved = pl.col("lname").is_in(list(SAMPLES_CORE))
     hit = pairs.filter(reserved).sort("line").head(1)
     if hit.height:
-        raise ParseError(
+        errs.append(ParseError(
             f"label name {hit['lname'][0]!r} collides with a samples-frame column",
             source=source, line=hit["line"][0],
             expected="label names other than timestamp, metric and value",
-        )
-    dup = pairs.filter(pl.struct("__body", "lname").is_duplicated()).sort("line")
+        ))
+    dup = pairs.filter(pl.struct("#body", "lname").is_duplicated()).sort("line")
     if dup.height:
-        raise ParseError(
+        errs.append(ParseError(
             f"label {dup['lname'][0]!r} appears twice in one sample", source=source,
             line=dup["line"][0], expected="each label name at most once per sample",
-        )
+        ))
+    if errs:
+        return None
     lval = pl.col("lval")
     pairs = pairs.with_columns(
         pl.when(lval.str.contains("\\", literal=True))
@@ -531,7 +545,7 @@ def _parse_labels(parts: pl.DataFrame, source: str | None) -> pl.DataFrame | Non
         .otherwise(lval)
         .alias("lval")
     )
-    wide = pairs.pivot(on="lname", index="__body", values="lval",
+    wide = pairs.pivot(on="lname", index="#body", values="lval",
                        aggregate_function=None)
     if "le" in wide.columns:
         wide = wide.with_columns(_canonical_le(pl.col("le")).alias("le"))
@@ -672,11 +686,11 @@ def _render(
     metric = pl.col("metric")
     le_is_bucket = "le" in labels
     frame = samples.with_columns(
-        metric.replace_strict(fam_of, return_dtype=pl.String).alias("_fam"),
+        metric.replace_strict(fam_of, return_dtype=pl.String).alias("#fam"),
         metric.replace_strict({n: fam_order[v[0]] for n, v in resolved.items()},
-                              return_dtype=pl.Int64).alias("_fam_i"),
+                              return_dtype=pl.Int64).alias("#fam_i"),
         metric.replace_strict({n: v[2] for n, v in resolved.items()},
-                              return_dtype=pl.Int64).alias("_rank"),
+                              return_dtype=pl.Int64).alias("#rank"),
     )
     if le_is_bucket:
         frame = frame.with_columns(_canonical_le(pl.col("le")).alias("le"))
@@ -684,18 +698,18 @@ def _render(
     # buckets ordered by numeric le; any other series stays contiguous.
     group = [c for c in labels if c not in ("le", "quantile")]
     sub = [c for c in ("le", "quantile") if c in labels]
-    member = pl.col("_rank") > 0
+    member = pl.col("#rank") > 0
     extra = []
     for c in sub:
         f = pl.col(c).cast(pl.Float64, strict=False)
-        extra += [pl.when(~member).then(f).alias(f"_g{c}_f"),
-                  pl.when(~member).then(pl.col(c)).alias(f"_g{c}"),
-                  pl.when(member).then(f).alias(f"_s{c}_f"),
-                  pl.when(member).then(pl.col(c)).alias(f"_s{c}")]
+        extra += [pl.when(~member).then(f).alias(f"#g{c}_f"),
+                  pl.when(~member).then(pl.col(c)).alias(f"#g{c}"),
+                  pl.when(member).then(f).alias(f"#s{c}_f"),
+                  pl.when(member).then(pl.col(c)).alias(f"#s{c}")]
     frame = frame.with_columns(extra)
-    sort_by = ["_fam_i", *group, *[x for c in sub for x in (f"_g{c}_f", f"_g{c}")],
-               "timestamp", "_rank", "metric",
-               *[x for c in sub for x in (f"_s{c}_f", f"_s{c}")]]
+    sort_by = ["#fam_i", *group, *[x for c in sub for x in (f"#g{c}_f", f"#g{c}")],
+               "timestamp", "#rank", "metric",
+               *[x for c in sub for x in (f"#s{c}_f", f"#s{c}")]]
     frame = frame.sort(sort_by, nulls_last=False, maintain_order=True)
 
     pair_exprs = [
@@ -718,9 +732,9 @@ def _render(
         ms = pl.col("timestamp").dt.epoch("ms")
         parts += [pl.lit(" "), _format_seconds(ms) if om else ms.cast(pl.String)]
     blocks = (
-        frame.select(pl.col("_fam"), pl.concat_str(parts).alias("_line"))
-        .group_by("_fam", maintain_order=True)
-        .agg(pl.col("_line").str.join("\n"))
+        frame.select(pl.col("#fam"), pl.concat_str(parts).alias("#line"))
+        .group_by("#fam", maintain_order=True)
+        .agg(pl.col("#line").str.join("\n"))
     )
     out = []
     for fam, text in blocks.iter_rows():
@@ -867,8 +881,9 @@ def write_openmetrics(
         if duplicates == "raise":
             raise DataError(msg.split(";")[0], source=str(path), field="timestamp",
                             expected="one sample per series and timestamp")
-        warnings.warn(f"{path}: {msg}", DuplicateSamplesWarning, stacklevel=2)
     text = _render(deduped, types=types, om=True, timestamps=True, source=str(path))
+    if removed:
+        warnings.warn(f"{path}: {msg}", DuplicateSamplesWarning, stacklevel=2)
     try:
         with open(path, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
