@@ -1,0 +1,154 @@
+"""The workload profile on a real, backfilled Prometheus equals the offline profile.
+
+Simulated samples (every catalogue metric the profile reads) are written as
+OpenMetrics, backfilled with ``promtool tsdb create-blocks-from openmetrics``
+and served by a real ``prometheus``; the same samples feed an OfflineSource.
+Every figure, the depth table and the characterisation must agree.
+"""
+
+from __future__ import annotations
+
+import math
+import socket
+import subprocess
+import time
+from datetime import timedelta
+
+import polars as pl
+import pytest
+
+from specanalysis.profile import characterize, profile_workload
+
+pytestmark = pytest.mark.integration
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def simulated():
+    from specanalysis.config import SpeculationConfig
+    from specanalysis.sim import Workload, simulate
+
+    wl = Workload(rate=3.0, depth="uniform:1-5", pattern="burst:5x:30s:every:5m",
+                  failures=0.03)
+    return simulate(SpeculationConfig(), wl, duration="70m", seed=7).samples
+
+
+@pytest.fixture(scope="module")
+def prometheus_source(simulated, prometheus_bin, tmp_path_factory):
+    import requests
+
+    from specanalysis.io import write_openmetrics
+    from specanalysis.sources.prometheus import PrometheusSource
+
+    root = tmp_path_factory.mktemp("prom_profile")
+    om = write_openmetrics(simulated, root / "samples.om")
+    data = root / "data"
+    subprocess.run([prometheus_bin["promtool"], "tsdb", "create-blocks-from",
+                    "openmetrics", str(om), str(data)], check=True,
+                   capture_output=True, timeout=300)
+    cfg = root / "prometheus.yml"
+    cfg.write_text("global:\n  scrape_interval: 15s\nscrape_configs: []\n")
+    port = _free_port()
+    log = open(root / "prometheus.log", "w")
+    proc = subprocess.Popen(
+        [prometheus_bin["prometheus"], f"--config.file={cfg}",
+         f"--storage.tsdb.path={data}", "--storage.tsdb.retention.time=100y",
+         f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            if proc.poll() is not None:
+                pytest.fail(f"prometheus exited: {(root / 'prometheus.log').read_text()}")
+            try:
+                if requests.get(url + "/-/ready", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        else:
+            pytest.fail("prometheus did not become ready")
+        src = PrometheusSource(url)
+        yield src
+        src.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def offline(simulated):
+    from specanalysis.sources.offline import OfflineSource
+
+    return OfflineSource(simulated)
+
+
+def _same(a: float, b: float) -> bool:
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return a == pytest.approx(b, rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.parametrize("window", ["1h", "10m"])
+def test_profile_equal_on_prometheus_and_offline(offline, prometheus_source, window):
+    end = offline.time_range()[1]
+    at = end - timedelta(minutes=3)
+    off = profile_workload(offline, window=window, at=at)
+    live = profile_workload(prometheus_source, window=window, at=at)
+    assert off.missing == live.missing == ()
+    differ = {
+        name: (f.value, live[name].value)
+        for name, f in off.figures.items()
+        if not _same(f.value, live[name].value)
+    }
+    assert not differ, differ
+    assert off.to_frame()["promql"].to_list() == live.to_frame()["promql"].to_list()
+    a, b = off.depth_distribution, live.depth_distribution
+    assert a["le"].to_list() == b["le"].to_list()
+    assert a["count"].to_list() == pytest.approx(b["count"].to_list(), rel=1e-9)
+    # the figures are real measurements, not NaN placeholders
+    assert off.value("task_rate") > 0 and off.value("proof_p99") > 0
+
+
+def test_characterization_equal(offline, prometheus_source):
+    end = offline.time_range()[1]
+    off = characterize(offline, window="1h", at=end)
+    live = characterize(prometheus_source, window="1h", at=end)
+    assert off.workload_type == live.workload_type
+    assert off.quadrant == live.quadrant
+    assert off.nearest_quadrant == live.nearest_quadrant
+    assert off.rate_series["timestamp"].to_list() == \
+        live.rate_series["timestamp"].to_list()
+    assert off.rate_series["tasks_per_min"].to_list() == pytest.approx(
+        live.rate_series["tasks_per_min"].to_list(), rel=1e-9)
+    for k, v in off.features.items():
+        assert _same(v, live.features[k]), (k, v, live.features[k])
+
+
+def test_plot_frames_equal(offline, prometheus_source):
+    from specanalysis import plots
+
+    end = offline.time_range()[1]
+    kw = {"start": end - timedelta(minutes=30), "end": end, "step": "1m"}
+    for build in (plots.task_rate_frame, plots.rollback_rate_frame,
+                  plots.proof_latency_frame):
+        a = build(offline, window="5m", **kw)
+        b = build(prometheus_source, window="5m", **kw)
+        assert a.height == b.height > 0, build.__name__
+        num = [c for c, t in a.schema.items() if t == pl.Float64]
+        for c in a.columns:
+            if c in num:
+                assert a[c].to_list() == pytest.approx(b[c].to_list(), rel=1e-9,
+                                                       nan_ok=True), (build, c)
+            else:
+                assert a[c].to_list() == b[c].to_list(), (build, c)
