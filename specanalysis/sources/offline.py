@@ -29,6 +29,8 @@ Examples
 ...     "value": [0.0, 60, 120, 180, 240, 300],
 ... })
 >>> src = OfflineSource(df)
+>>> src
+OfflineSource(1 metrics, 1 series, 6 samples, semantics='prom2', lookback='5m')
 >>> src.evaluate(q.rate(q.metric("speculation_tasks_total"), "5m") * 60,
 ...              "2025-01-01T00:05:00Z")["value"].to_list()
 [60.0]
@@ -49,7 +51,13 @@ import numpy as np
 import polars as pl
 
 from specanalysis import query as q
-from specanalysis._time import TimeLike, parse_duration, to_datetime, to_ms
+from specanalysis._time import (
+    TimeLike,
+    format_duration,
+    parse_duration,
+    to_datetime,
+    to_ms,
+)
 from specanalysis.catalogue import normalize_samples
 from specanalysis.errors import DataError, QueryError, SpecAnalysisError
 from specanalysis.frames import SAMPLES_CORE, TIMESTAMP, empty_samples, label_columns
@@ -206,6 +214,13 @@ class OfflineSource:
             index.setdefault(row["metric"], []).append(
                 _Series(lab, np.ascontiguousarray(ts), np.ascontiguousarray(vals)))
         return index
+
+    def __repr__(self) -> str:
+        n_series = sum(len(v) for v in self._index.values())
+        n_samples = sum(s.ts.size for v in self._index.values() for s in v)
+        return (f"OfflineSource({len(self._index)} metrics, {n_series} series, "
+                f"{n_samples} samples, semantics={self.semantics!r}, "
+                f"lookback={format_duration(self.lookback_ms / 1000)!r})")
 
     def time_range(self) -> tuple[datetime, datetime] | None:
         """First and last sample time of the data (None when it has no rows)."""
