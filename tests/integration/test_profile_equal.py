@@ -9,9 +9,6 @@ Every figure, the depth table and the characterisation must agree.
 from __future__ import annotations
 
 import math
-import socket
-import subprocess
-import time
 from datetime import timedelta
 
 import polars as pl
@@ -20,12 +17,6 @@ import pytest
 from specanalysis.profile import characterize, profile_workload
 
 pytestmark = pytest.mark.integration
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -40,50 +31,16 @@ def simulated():
 
 @pytest.fixture(scope="module")
 def prometheus_source(simulated, prometheus_bin, tmp_path_factory):
-    import requests
-
-    from specanalysis.io import write_openmetrics
     from specanalysis.sources.prometheus import PrometheusSource
 
-    root = tmp_path_factory.mktemp("prom_profile")
-    om = write_openmetrics(simulated, root / "samples.om")
-    data = root / "data"
-    subprocess.run([prometheus_bin["promtool"], "tsdb", "create-blocks-from",
-                    "openmetrics", str(om), str(data)], check=True,
-                   capture_output=True, timeout=300)
-    cfg = root / "prometheus.yml"
-    cfg.write_text("global:\n  scrape_interval: 15s\nscrape_configs: []\n")
-    port = _free_port()
-    log = open(root / "prometheus.log", "w")
-    proc = subprocess.Popen(
-        [prometheus_bin["prometheus"], f"--config.file={cfg}",
-         f"--storage.tsdb.path={data}", "--storage.tsdb.retention.time=100y",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):
-            if proc.poll() is not None:
-                pytest.fail(f"prometheus exited: {(root / 'prometheus.log').read_text()}")
-            try:
-                if requests.get(url + "/-/ready", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        else:
-            pytest.fail("prometheus did not become ready")
-        src = PrometheusSource(url)
+    from .server import serve_samples  # helper C's backfill-and-serve recipe
+
+    workdir = tmp_path_factory.mktemp("prom_profile")
+    with serve_samples(simulated, workdir, prometheus=prometheus_bin["prometheus"],
+                       promtool=prometheus_bin["promtool"]) as server:
+        src = PrometheusSource(server.url)
         yield src
         src.close()
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")
