@@ -363,3 +363,70 @@ def test_bad_arguments_are_typed(kwargs, field):
 def test_invalid_config_fails_validation():
     with pytest.raises(ConfigError, match="max_depth"):
         simulate(CFG.replace(max_depth=99), Workload(rate=1), duration=10, seed=0)
+
+
+def test_retry_delay_backoff_and_abandon_after_max_retries():
+    # every proof invalid: the root is retried max_retries times, then abandoned
+    w = Workload(rate=0.003, depth="fixed:3", arrivals="regular", failures=1.0,
+                 invalid_output_share=1.0, exec_time="fixed:1s", proof_time="fixed:1s",
+                 confirm_time="fixed:1s", proof_overhead="fixed:0s")
+    cfg = IDEAL.replace(**{"proof.max_retries": 2, "proof.retry_delay_ms": 1000,
+                           "proof.retry_multiplier": 2.0})
+    r = simulate(cfg, w, duration=1, seed=0, drain=True)
+    root = r.tasks.filter(pl.col("position") == 0).sort("attempt")
+    assert root.height == 3  # first try + 2 retries
+    rb_at = root["rolled_back_at"].to_list()
+    starts = root["exec_start"].to_list()
+    # delays 1 s then 2 s (retry_delay * multiplier**(k-1))
+    assert starts[1] - rb_at[0] == pytest.approx(1.0)
+    assert starts[2] - rb_at[1] == pytest.approx(2.0)
+    assert r.rollbacks["abandoned"].to_list() == [False, False, True]
+    assert r.chains["status"].item() == "failed"
+    assert (r.tasks["outcome"] != "in_flight").all()
+
+
+def test_proof_timeout_with_an_overloaded_prover():
+    w = Workload(rate=5, depth="fixed:1", proof_time="fixed:1s", proof_overhead="fixed:0s")
+    cfg = CFG.replace(**{"proof.worker_threads": 1, "proof.batch_size": 1,
+                         "proof.timeout_ms": 10_000})
+    r = simulate(cfg, w, duration="1m", seed=0)
+    timeouts = r.tasks.filter(pl.col("reason") == "timeout")
+    assert timeouts.height > 0
+    gap = (timeouts["rolled_back_at"] - timeouts["proof_requested"]).to_numpy()
+    assert np.allclose(gap, 10.0)
+    assert timeouts["submitted"].null_count() == timeouts.height
+
+
+def test_snapshot_text_round_trips(failing_run):
+    from specanalysis.io.exposition import parse_exposition
+
+    r = failing_run
+    text = r.snapshot(90)
+    assert "# TYPE speculation_tasks_total counter" in text
+    assert 'speculation_rollback_total{reason="proof_invalid"}' in text
+    back = parse_exposition(text, timestamp=r.start_ms / 1000 + 90)
+    assert back["timestamp"].n_unique() == 1
+    want = r.samples_at(90)
+    labels = ["metric", "component", "depth", "le", "reason"]
+    joined = want.join(back, on=labels, how="full", nulls_equal=True, suffix="_back")
+    assert joined.height == want.height == back.height
+    assert np.allclose(joined["value"].to_numpy(), joined["value_back"].to_numpy())
+
+
+@pytest.mark.integration
+def test_openmetrics_backfills_with_promtool(failing_run, tmp_path, prometheus_bin):
+    import subprocess
+
+    path = failing_run.write_openmetrics(tmp_path / "sim.om")
+    out = subprocess.run([prometheus_bin["promtool"], "tsdb", "create-blocks-from",
+                          "openmetrics", str(path), str(tmp_path / "blocks")],
+                         capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    rows = [line.split() for line in out.stdout.splitlines()[1:] if line.strip()]
+    n_samples = sum(int(row[4]) for row in rows)
+    assert n_samples == failing_run.samples.height
+
+
+def test_progress_bar_runs(capsys):
+    r = simulate(CFG, Workload(rate=5), duration=30, seed=0, progress=True)
+    assert r.tasks.height > 0
