@@ -244,8 +244,9 @@ class WorkloadProfile:
         ]
         if self.depth_distribution.height:
             for row in self.depth_distribution.iter_rows(named=True):
+                bound = f"{row['depth']:g}" if math.isfinite(row["depth"]) else "+Inf"
                 lines.append(
-                    f"  Depth ≤{row['le']}: {row['cumulative']:.6g} "
+                    f"  Depth ≤{bound}: {row['cumulative']:.6g} "
                     f"({100 * row['cumulative_share']:.1f} %)"
                 )
         else:
