@@ -1,0 +1,1 @@
+"""Integration tier: real ``prometheus``/``promtool`` binaries, backfilled data."""
