@@ -430,3 +430,36 @@ def test_openmetrics_backfills_with_promtool(failing_run, tmp_path, prometheus_b
 def test_progress_bar_runs(capsys):
     r = simulate(CFG, Workload(rate=5), duration=30, seed=0, progress=True)
     assert r.tasks.height > 0
+
+
+def test_non_optimistic_proofs_wait_for_the_parent():
+    # proofs start only once the parent is final: t_i = max(i*Te, t_{i-1}) + Tp + Tc
+    cfg = IDEAL.replace(**{"proof.optimistic_generation": False})
+    n, te, tp, tc = 5, 1.0, 2.0, 1.0
+    r = simulate(cfg, one_chain(n, te, tp, tc), duration=1, seed=0, drain=True)
+    t, want = 0.0, []
+    for i in range(1, n + 1):
+        t = max(i * te, t) + tp + tc
+        want.append(t)
+    got = r.tasks.sort("position")["finalized"].to_list()
+    assert got == pytest.approx(want)
+
+
+def test_rollout_zero_means_no_speculation():
+    cfg = CFG.replace(**{"features.rollout_percentage": 0.0})
+    r = simulate(cfg, Workload(rate=20), duration="1m", seed=0)
+    assert not r.tasks["speculative"].any()
+    assert r.tasks["depth"].max() == 0
+
+
+def test_memory_limit_refuses_speculative_admissions():
+    w = Workload(rate=40, depth="fixed:6", state_mb=200.0,
+                 confirm_time="lognormal:mean=2s,cv=0.3")
+    cfg = CFG.replace(max_parallel_branches=16, **{"limits.max_memory_mb": 1024})
+    r = simulate(cfg, w, duration="1m", seed=0)
+    snaps = r.samples.filter(pl.col("metric") == "speculation_memory_usage_bytes",
+                             pl.col("component") == "state_snapshots")["value"]
+    assert 0 < snaps.max() <= 1024 * 1024 * 1024
+    roomy = simulate(cfg.replace(**{"limits.max_memory_mb": 16384}), w,
+                     duration="1m", seed=0)
+    assert roomy.tasks["speculative"].sum() > r.tasks["speculative"].sum()
