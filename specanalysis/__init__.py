@@ -52,6 +52,16 @@ _LAZY: dict[str, str] = {
     "gc_interval_ms": "specanalysis.config",
     "proof_queue_size": "specanalysis.config",
     "sizing_for": "specanalysis.config",
+    # query engines
+    "OfflineSource": "specanalysis.sources.offline",
+    "PrometheusSource": "specanalysis.sources.prometheus",
+    # profiling and characterisation
+    "profile_workload": "specanalysis.profile",
+    "WorkloadProfile": "specanalysis.profile",
+    "Figure": "specanalysis.profile",
+    "characterize": "specanalysis.profile",
+    "Characterization": "specanalysis.profile",
+    "classify_quadrant": "specanalysis.profile",
 }
 
 # submodules reachable as attributes (specanalysis.query, specanalysis.plots, ...)
