@@ -612,3 +612,22 @@ def test_property_garbage_raises_only_typed_errors(text, ts, fmt):
             return
     # accepted: every sample line became exactly one row
     assert df.height <= text.count("\n") + 1
+
+
+# ------------------------------------------------------------ package namespace
+
+
+def test_io_namespace_exports_and_lazy_promapi():
+    code = (
+        "import sys, specanalysis.io as io\n"
+        "assert 'specanalysis.io.promapi' not in sys.modules\n"
+        "names = [getattr(io, n) for n in io.__all__]\n"
+        "assert 'specanalysis.io.promapi' in sys.modules\n"
+        "print(len(names))\n"
+    )
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "8"

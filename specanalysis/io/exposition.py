@@ -843,8 +843,10 @@ def write_openmetrics(
     Notes
     -----
     Format details: timestamps in seconds with millisecond precision
-    (``1704067215.25``; see :func:`_format_seconds` for the rare values that
-    get a fourth digit), families sorted by name and never interleaved, a
+    (``1704067215.25``; promtool truncates ``seconds * 1000``, so the ~1 % of
+    millisecond values outside 2020-2030 that would land 1 ms short get a
+    fourth decimal, ``.8791``, which both promtool and our parser read back
+    to the exact millisecond), families sorted by name and never interleaved, a
     ``# TYPE`` line per family, histogram points grouped per label set and
     timestamp (buckets by ``le``, then ``_sum``, ``_count``), ``le`` in
     canonical float form, no blank lines, a final ``# EOF``. Single-timestamp
