@@ -62,6 +62,10 @@ _LAZY: dict[str, str] = {
     "characterize": "specanalysis.profile",
     "Characterization": "specanalysis.profile",
     "classify_quadrant": "specanalysis.profile",
+    # simulated runtime
+    "simulate": "specanalysis.sim",
+    "Workload": "specanalysis.sim",
+    "SimResult": "specanalysis.sim",
 }
 
 # submodules reachable as attributes (specanalysis.query, specanalysis.plots, ...)
