@@ -52,6 +52,14 @@ _LAZY: dict[str, str] = {
     "gc_interval_ms": "specanalysis.config",
     "proof_queue_size": "specanalysis.config",
     "sizing_for": "specanalysis.config",
+    # loaders and writers
+    "parse_exposition": "specanalysis.io",
+    "read_exposition": "specanalysis.io",
+    "format_exposition": "specanalysis.io",
+    "write_openmetrics": "specanalysis.io",
+    "write_samples": "specanalysis.io",
+    "read_samples": "specanalysis.io",
+    "parse_query_response": "specanalysis.io",
     # query engines
     "OfflineSource": "specanalysis.sources.offline",
     "PrometheusSource": "specanalysis.sources.prometheus",
