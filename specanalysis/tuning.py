@@ -23,10 +23,17 @@ Reading of the guide (choices it leaves open; all in :class:`TuningThresholds`)
   (depth p90, the depth tasks rarely exceed) is more than 2 levels below it.
 * **"Frequently at max"** = at least 20 % of the window's tasks in the depth
   histogram bucket(s) at or above the top admissible depth.
-* **Steps.** max_depth moves by 1 level (2 when the rollback rate exceeds twice
-  its 10 % threshold or the blast radius twice its 20 tasks); headroom reduction
-  goes straight to ``ceil(p90) + 3`` (top admissible depth = p90 + 2, where the
-  rule stops firing). Workers x1.5 rounded up when the queue is > 70 % used,
+* **Rollback rate** is read per task, as PERF's ``rate(tasks_rolled_back_total)
+  / rate(tasks_total)``: the profile's rollback rate (events per task) times its
+  average rollback size (tasks per event) -- the reading under which lowering
+  ``max_depth`` helps (an event *rate* hardly depends on depth). Without the size,
+  the event rate is used.
+* **Steps.** For rollback rate and blast radius, ``max_depth`` is scaled by
+  threshold / measured (rounded down, at least one level lower): for a small
+  failure probability p a task at depth d is rolled back with probability
+  1 - (1 - p)^d ~ p d (runtime-facts §4), so both grow about linearly with
+  depth. Headroom reduction goes straight to ``ceil(p90) + 3`` (top admissible
+  depth = p90 + 2, where the rule stops firing); saturation raises it by 1. Workers x1.5 rounded up when the queue is > 70 % used,
   -25 % (at least one) when it is < 30 % over the whole window (average and
   peak). Branches x1.5 rounded up when every branch was busy, down to
   ``ceil(1.5 x peak)`` when the peak used at most half of them. Batch size down
@@ -46,13 +53,20 @@ Reading of the guide (choices it leaves open; all in :class:`TuningThresholds`)
 
 Conflicts
 ---------
-When several fired rules propose different values for one parameter, the rule
-with the highest priority wins: 1 rollback safety > 2 memory >
-3 latency/timeouts > 4 throughput/cost > 5 classification-matrix defaults. Ties
-go to the larger move (safety rules of equal rank: the more conservative one),
-then to the order of :data:`RULES`. Every losing rule is reported in
-:attr:`Recommendations.conflicts`. A figure the profile lacks (NaN) means its
-rules are not evaluated; they are listed in :attr:`Recommendations.skipped`.
+When fired rules propose different values for one parameter:
+
+* rules pulling in *opposite* directions: the higher priority wins,
+  1 rollback safety > 2 memory > 3 latency/timeouts > 4 throughput/cost >
+  5 classification-matrix defaults (ties: the order of :data:`RULES`);
+* rules agreeing on the direction: the larger move wins, since it satisfies
+  both (``depth.rollback_rate`` asks for 10 -> 9, ``depth.headroom`` for
+  10 -> 7: 7 answers the safety rule too); matrix defaults never outbid a
+  measured rule this way.
+
+Every rule whose proposal was not taken is reported in
+:attr:`Recommendations.conflicts` with the reason. A figure the profile lacks
+(NaN) means its rules are not evaluated; they are listed in
+:attr:`Recommendations.skipped` with the figure's note.
 
 Examples
 --------
@@ -160,13 +174,14 @@ _P = "speculation."
 #: Every rule, in evaluation order (measured rules, then sizing formulas).
 RULES: tuple[Rule, ...] = (
     Rule("depth.rollback_rate", _P + "max_depth",
-         "rollback rate > 10 %", "reduce max_depth by 1 (by 2 above 20 %)", _SAFETY,
+         "rollback rate > 10 % (tasks rolled back per execution attempt)",
+         "reduce max_depth x 10 % / measured, at least by 1", _SAFETY,
          "TG §Tuning Parameters, max_depth table", ("rollback_rate",),
          "smaller rollback blast radius and fewer tasks undone per failure; less "
          "memory; costs some pipeline parallelism"),
     Rule("depth.blast_radius", _P + "max_depth",
          "rollback blast radius p99 > 20 tasks",
-         "reduce max_depth by 1 (by 2 above 40 tasks)", _SAFETY,
+         "reduce max_depth x 20 / measured, at least by 1", _SAFETY,
          "TG §Tuning Parameters, max_depth table", ("blast_radius_p99",),
          "smaller rollbacks when failures occur; less memory"),
     Rule("depth.headroom", _P + "max_depth",
@@ -762,16 +777,38 @@ def _top_share(profile: Any, top: int) -> tuple[float, str]:
     return above / total, f"{100 * above / total:.1f} % of {total:.6g} tasks"
 
 
-def _eval_depth_rollback(ctx: _Context) -> _Outcome:
+def _rolled_back_share(ctx: _Context) -> tuple[float, str]:
+    """Share of execution attempts rolled back (%), with its derivation.
+
+    ``rollback_rate`` (events per task) x ``avg_rollback_size`` (tasks per event) =
+    tasks rolled back per task: PERF's ``rate(tasks_rolled_back_total) /
+    rate(tasks_total)``. Falls back to the event rate when the size is unknown.
+    """
     rr = ctx.fig("rollback_rate")
+    try:
+        size = ctx.fig("avg_rollback_size")
+    except _Skip:
+        return rr, (f"rollback rate {ctx.fmt('rollback_rate')} (events per task; "
+                    "avg rollback size not measured)")
+    share = rr * size
+    return share, (f"{share:.4g}% of execution attempts rolled back (rollback rate "
+                   f"{ctx.fmt('rollback_rate')} events per task x avg rollback size "
+                   f"{size:.4g} tasks)")
+
+
+def _proportional_depth(cur: int, measured: float, threshold: float) -> int:
+    """max_depth scaled by threshold / measured, at least one level lower."""
+    return _clamp(_P + "max_depth", min(cur - 1, math.floor(cur * threshold / measured)))
+
+
+def _eval_depth_rollback(ctx: _Context) -> _Outcome:
+    share, text = _rolled_back_share(ctx)
     th = ctx.th.rollback_rate_pct
     cur = ctx.config.max_depth
-    if rr <= th:
-        return _Outcome(False, f"rollback rate {ctx.fmt('rollback_rate')} <= {th:g}%")
-    step = 2 if rr > 2 * th else 1
-    new = _clamp(_P + "max_depth", cur - step)
-    return _Outcome(True, f"rollback rate {ctx.fmt('rollback_rate')} > {th:g}%"
-                    + (f" (above {2 * th:g}%: step -2)" if step == 2 else ""),
+    if share <= th:
+        return _Outcome(False, f"{text} <= {th:g}%")
+    new = _proportional_depth(cur, share, th)
+    return _Outcome(True, f"{text} > {th:g}%; max_depth scaled by {th:g}/{share:.3g}",
                     {_P + "max_depth": new})
 
 
@@ -782,11 +819,9 @@ def _eval_depth_blast(ctx: _Context) -> _Outcome:
     if br <= th:
         return _Outcome(False, f"blast radius p99 {ctx.fmt('blast_radius_p99')} "
                         f"<= {th:g} tasks")
-    step = 2 if br > 2 * th else 1
     return _Outcome(True, f"rollback blast radius p99 {ctx.fmt('blast_radius_p99')} "
-                    f"> {th:g} tasks" + (f" (above {2 * th:g}: step -2)" if step == 2
-                                         else ""),
-                    {_P + "max_depth": _clamp(_P + "max_depth", cur - step)})
+                    f"> {th:g} tasks; max_depth scaled by {th:g}/{br:.3g}",
+                    {_P + "max_depth": _proportional_depth(cur, br, th)})
 
 
 def _eval_depth_headroom(ctx: _Context) -> _Outcome:
@@ -1020,8 +1055,18 @@ def _pending_formula(ctx: _Context) -> tuple[int, str]:
 def _eval_pending(direction: str) -> Callable[[_Context], _Outcome]:
     def run(ctx: _Context) -> _Outcome:
         formula, text = _pending_formula(ctx)
+        floor, floor_text = None, ""
+        if direction == "over":
+            try:
+                peak = ctx.fig("peak_active_tasks")
+            except _Skip:
+                peak = float("nan")
+            if not math.isnan(peak):
+                floor = math.ceil(peak / (ctx.th.queue_high_pct / 100))
+                floor_text = (f"peak active tasks {peak:.4g} need >= {floor} to stay "
+                              f"< {ctx.th.queue_high_pct:g}%")
         return _sized(ctx, _P + "limits.max_pending_operations", formula, text,
-                      direction)
+                      direction, floor, floor_text)
     return run
 
 
@@ -1198,29 +1243,33 @@ def _move(rec: Recommendation) -> float:
 
 def _resolve(fired: list[Recommendation]) -> tuple[dict[str, Recommendation],
                                                    list[Conflict]]:
-    """Winner per parameter (priority, then larger move, then rule order)."""
+    """Winner per parameter.
+
+    Opposite directions: the higher priority wins (then rule order). Same
+    direction: the larger move wins, because it satisfies both rules (a reduction
+    asked for by a memory rule also answers a safety rule asking for less) --
+    except that matrix defaults never outbid a measured rule.
+    """
     by_param: dict[str, list[Recommendation]] = {}
     for rec in fired:
         by_param.setdefault(rec.parameter, []).append(rec)
     winners: dict[str, Recommendation] = {}
     conflicts: list[Conflict] = []
     for param, recs in by_param.items():
-        ranked = sorted(recs, key=lambda r: (r.priority, -_move(r), _ORDER[r.rule]))
-        win = ranked[0]
+        top = min(recs, key=lambda r: (r.priority, _ORDER[r.rule]))
+        allies = [r for r in recs if r.direction == top.direction
+                  and (r.priority != _MATRIX or top.priority == _MATRIX)]
+        win = max(allies, key=lambda r: (_move(r), -r.priority, -_ORDER[r.rule]))
         winners[param] = win
-        for other in ranked[1:]:
-            if other.proposed == win.proposed:
+        for other in sorted(recs, key=lambda r: (r.priority, _ORDER[r.rule])):
+            if other is win or other.proposed == win.proposed:
                 continue
-            if other.priority != win.priority:
-                reason = (f"priority {win.priority} ({win.category}) beats "
-                          f"{other.priority} ({other.category})")
-            elif _move(other) != _move(win):
-                reason = (f"same priority ({win.category}): the larger move "
-                          f"({_show(win.proposed)}) wins")
-            else:
-                reason = "same priority and size: the earlier rule in RULES wins"
             if other.direction != win.direction:
-                reason = f"opposite directions; {reason}"
+                reason = (f"opposite directions: priority {top.priority} "
+                          f"({top.category}) beats {other.priority} ({other.category})")
+            else:
+                reason = (f"same direction: the larger move to {_show(win.proposed)} "
+                          "satisfies both rules")
             conflicts.append(Conflict(param, win, other, reason))
     return winners, conflicts
 
@@ -1258,22 +1307,23 @@ def recommend(profile: Any, config: SpeculationConfig, *, source: Any = None,
     >>> from datetime import datetime, timezone
     >>> from specanalysis.profile import Figure, WorkloadProfile, depth_table
     >>> t = datetime(2025, 1, 1, tzinfo=timezone.utc)
-    >>> figs = {"rollback_rate": Figure("rollback_rate", 14.0, "%"),
+    >>> figs = {"rollback_rate": Figure("rollback_rate", 7.0, "%"),
+    ...         "avg_rollback_size": Figure("avg_rollback_size", 2.0, "tasks"),
     ...         "confirmation_p99": Figure("confirmation_p99", 10.0, "s")}
     >>> prof = WorkloadProfile(figs, depth_table(pl.DataFrame(
     ...     {"le": ["1"], "value": [1.0]})), "1h", t, t)
     >>> recs = recommend(prof, SpeculationConfig(max_depth=8))
     >>> print(recs["max_depth"].line())
-    speculation.max_depth: 8 -> 7 [depth.rollback_rate, priority 1 rollback safety]
+    speculation.max_depth: 8 -> 5 [depth.rollback_rate, priority 1 rollback safety]
     >>> print(recs["max_depth"].evidence)
-    rollback rate 14% > 10%
+    14% of execution attempts rolled back (rollback rate 7% events per task x avg rollback size 2 tasks) > 10%; max_depth scaled by 10/14
     >>> print(recs.diff_text())
-    speculation.max_depth               : 8 -> 7
+    speculation.max_depth               : 8 -> 5
     speculation.confirmation_timeout_ms : 30000 -> 20000
     speculation.limits.max_memory_mb    : 4096 -> 2048
     speculation.limits.gc_interval_ms   : 30000 -> 5000
     >>> recs.apply().max_depth
-    7
+    5
     """
     if not isinstance(config, SpeculationConfig):
         raise DataError(f"got {type(config).__name__}", field="config",
