@@ -1318,10 +1318,11 @@ def recommend(profile: Any, config: SpeculationConfig, *, source: Any = None,
     >>> print(recs["max_depth"].evidence)
     14% of execution attempts rolled back (rollback rate 7% events per task x avg rollback size 2 tasks) > 10%; max_depth scaled by 10/14
     >>> print(recs.diff_text())
-    speculation.max_depth               : 8 -> 5
-    speculation.confirmation_timeout_ms : 30000 -> 20000
-    speculation.limits.max_memory_mb    : 4096 -> 2048
-    speculation.limits.gc_interval_ms   : 30000 -> 5000
+    speculation.max_depth                  : 8 -> 5
+    speculation.confirmation_timeout_ms    : 30000 -> 20000
+    speculation.limits.max_memory_mb       : 4096 -> 2048
+    speculation.limits.max_state_snapshots : 100 -> 50
+    speculation.limits.gc_interval_ms      : 30000 -> 5000
     >>> recs.apply().max_depth
     5
     """
