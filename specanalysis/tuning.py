@@ -973,7 +973,7 @@ def _eval_batch_underfilled(ctx: _Context) -> _Outcome:
         return _Outcome(False, f"actual avg batch {actual:.3g} >= {100 * th:g} % of "
                         f"batch_size {cur}")
     new = _clamp(_P + "proof.batch_size", max(1, math.ceil(1.5 * actual)))
-    return _Outcome(True, f"actual avg batch {actual:.3g} proofs < {100 * th:g} % of "
+    return _Outcome(True, f"actual avg batch {actual:.3g} proofs < {100 * th:g}% of "
                     f"batch_size {cur} (batches leave before they fill)",
                     {_P + "proof.batch_size": new})
 

@@ -1,0 +1,84 @@
+"""``specanalysis recommend``: the guide's tuning rules applied to a measured profile."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from specanalysis.cli.profile import SOURCE_HELP, add_source_arguments, measure
+from specanalysis.errors import DataError
+
+__all__ = ["register", "run"]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Profile the source, evaluate the rules against ``--config``, print (and write)."""
+    from specanalysis.config import SpeculationConfig
+    from specanalysis.tuning import recommend
+
+    config = SpeculationConfig.from_toml(Path(args.config))
+    profile, source, description = measure(args)
+    recs = recommend(profile, config, source=source,
+                     quadrant="apply" if args.apply_quadrant else "advise")
+    if args.write is not None:
+        out = Path(args.write)
+        try:
+            out.write_text(recs.to_toml(), encoding="utf-8")
+        except OSError as exc:
+            raise DataError(f"cannot write the file: {exc.strerror or exc}",
+                            source=str(out), field="--write") from exc
+    if args.json:
+        doc = recs.to_dict()
+        doc["source"] = description
+        doc["config"] = str(args.config)
+        doc["written"] = None if args.write is None else str(args.write)
+        print(json.dumps(doc, indent=2, allow_nan=False))
+    else:
+        print(f"Source: {description}\nCurrent configuration: {args.config}\n")
+        print(recs.summary())
+        if args.write is not None:
+            print(f"\nProposed configuration written to {args.write}")
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``recommend`` command."""
+    parser = subparsers.add_parser(
+        "recommend",
+        help="propose a configuration from the tuning guide's rules",
+        description=(
+            "Profile the workload, then evaluate every rule of the tuning guide "
+            "(max_depth's four conditions, branches against memory per branch, "
+            "confirmation timeout = 2 x p99 confirmation, proof workers from queue "
+            "utilisation, batch size, and the memory/snapshot/pending-operation/GC/"
+            "queue-size formulas) against the current configuration. Each "
+            "recommendation names the rule, the measured evidence and the expected "
+            "effect; conflicting rules are resolved by priority (rollback safety > "
+            "memory > latency/timeouts > throughput/cost) and reported."
+        ),
+        epilog=SOURCE_HELP + """
+examples:
+  specanalysis recommend --config current.toml --fixture baseline
+  specanalysis recommend --config current.toml --prometheus http://localhost:9090 \\
+      --window 1h --write proposed.toml
+  specanalysis recommend --config current.toml --samples metrics.parquet --json
+
+exit codes: 0 ok, 2 bad input (invalid config, no source, unreadable file),
+3 Prometheus unreachable
+""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--config", required=True, metavar="FILE",
+                        help="the current configuration (TOML with a [speculation] "
+                        "table)")
+    add_source_arguments(parser)
+    parser.add_argument("--write", metavar="FILE",
+                        help="write the proposed configuration as TOML")
+    parser.add_argument("--apply-quadrant", action="store_true",
+                        help="also apply the classification matrix's settings (lowest "
+                        "priority); by default they are only reported")
+    parser.add_argument("--json", action="store_true",
+                        help="print the recommendations as JSON")
+    parser.set_defaults(func=run)
