@@ -396,7 +396,7 @@ def _parse_compact_matrix(
     sids = [i for i, s in enumerate(result) if isinstance(s.get("values"), int)]
     counts = [seg.count(b"],[") + 1 for seg in segments]
     csv = b"\n".join(seg.replace(b"],[", b"\n") for seg in segments)
-    del skeleton
+    del skeleton, segments  # keep the peak near one copy of the values
     try:
         raw = pl.read_csv(
             io.BytesIO(csv),
