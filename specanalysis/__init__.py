@@ -74,6 +74,17 @@ _LAZY: dict[str, str] = {
     "simulate": "specanalysis.sim",
     "Workload": "specanalysis.sim",
     "SimResult": "specanalysis.sim",
+    # benchmark suite and fixtures
+    "run_benchmark": "specanalysis.sim.bench",
+    "run_suite": "specanalysis.sim.bench",
+    "suite_report": "specanalysis.sim.bench",
+    "suite_table": "specanalysis.sim.bench",
+    "read_bench_result": "specanalysis.sim.bench",
+    "BenchResult": "specanalysis.sim.bench",
+    "GUIDE_SUITE": "specanalysis.sim.bench",
+    "load_fixture": "specanalysis.fixtures",
+    "fixture_names": "specanalysis.fixtures",
+    "fixture_path": "specanalysis.fixtures",
 }
 
 # submodules reachable as attributes (specanalysis.query, specanalysis.plots, ...)
