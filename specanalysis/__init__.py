@@ -60,6 +60,8 @@ _LAZY: dict[str, str] = {
     "write_samples": "specanalysis.io",
     "read_samples": "specanalysis.io",
     "parse_query_response": "specanalysis.io",
+    "QueryResponse": "specanalysis.io",
+    "make_samples": "specanalysis.datasets",
     # query engines
     "OfflineSource": "specanalysis.sources.offline",
     "PrometheusSource": "specanalysis.sources.prometheus",
@@ -90,6 +92,7 @@ _LAZY: dict[str, str] = {
 # submodules reachable as attributes (specanalysis.query, specanalysis.plots, ...)
 _SUBMODULES = {
     "errors", "frames", "catalogue", "query", "io", "sources", "config", "sim",
+    "datasets",
     "profile", "tuning", "plots", "widgets", "fixtures", "cli",
 }
 
