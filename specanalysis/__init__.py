@@ -76,6 +76,11 @@ _LAZY: dict[str, str] = {
     "simulate": "specanalysis.sim",
     "Workload": "specanalysis.sim",
     "SimResult": "specanalysis.sim",
+    # tuning recommendations
+    "recommend": "specanalysis.tuning",
+    "Recommendations": "specanalysis.tuning",
+    "Recommendation": "specanalysis.tuning",
+    "RULES": "specanalysis.tuning",
     # benchmark suite and fixtures
     "run_benchmark": "specanalysis.sim.bench",
     "run_suite": "specanalysis.sim.bench",
