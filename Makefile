@@ -18,7 +18,7 @@ lab: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check specanalysis tests benchmarks
-	$(BIN)/python -m pytest -n 2 --nbmake --nbmake-timeout=120 specanalysis tests notebooks
+	$(BIN)/python -m pytest -n 2 --nbmake --nbmake-timeout=120
 
 lint: $(STAMP)
 	$(BIN)/ruff check specanalysis tests benchmarks
