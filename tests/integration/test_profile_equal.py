@@ -1,7 +1,7 @@
 """The workload profile on a real, backfilled Prometheus equals the offline profile.
 
-Simulated samples (every catalogue metric the profile reads) are written as
-OpenMetrics, backfilled with ``promtool tsdb create-blocks-from openmetrics``
+The bundled ``baseline`` fixture (simulated; every catalogue metric the profile
+reads) is written as OpenMetrics, backfilled with ``promtool tsdb create-blocks-from openmetrics``
 and served by a real ``prometheus``; the same samples feed an OfflineSource.
 Every figure, the depth table and the characterisation must agree.
 """
@@ -21,12 +21,10 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def simulated():
-    from specanalysis.config import SpeculationConfig
-    from specanalysis.sim import Workload, simulate
+    """The bundled two-hour ``baseline`` fixture (every metric the profile reads)."""
+    from specanalysis.fixtures import load_fixture
 
-    wl = Workload(rate=3.0, depth="uniform:1-5", pattern="burst:5x:30s:every:5m",
-                  failures=0.03)
-    return simulate(SpeculationConfig(), wl, duration="70m", seed=7).samples
+    return load_fixture("baseline")
 
 
 @pytest.fixture(scope="module")
