@@ -424,3 +424,27 @@ def test_cli_help_teaches_the_guide_flags(capsys):
     for text in ("--depth-distribution", "uniform:1-5", "burst:10x:30s:every:2m",
                  "--inject-failures", "0.1", "fixed:8", "--measure-latency"):
         assert text in out
+
+
+def test_sim_result_writes_the_benchmark_result_file(tmp_path):
+    from specanalysis.config import SpeculationConfig
+    from specanalysis.sim import Workload, simulate
+    from specanalysis.sim.bench import read_bench_result
+
+    sim = simulate(SpeculationConfig(enabled=True),
+                   Workload(rate=8, depth="uniform:1-4", failures=0.05),
+                   duration="3m", seed=11)
+    path = sim.write_bench_result(tmp_path / "run.json", warmup="1m")
+    back = read_bench_result(path)
+    assert back == sim.bench_result(warmup="1m")
+    p = back.parameters
+    assert (p.rate, p.depth_distribution, p.inject_failures, p.duration_s) == (
+        8.0, "uniform:1-4", 0.05, 180.0)
+    assert back.seed == 11
+    assert back.speculation_config() == sim.config
+    # the summary is the simulator's own, measured after the warm-up
+    raw = sim.summary(warmup=60.0)
+    assert back.summary["throughput_tps"] == pytest.approx(raw["throughput_tps"])
+    assert back.series["t_s"].min() >= 60.0
+    with pytest.raises(SpecAnalysisError, match="warmup"):
+        sim.bench_result(warmup="3m")

@@ -851,6 +851,14 @@ def _warmup_seconds(warmup: str | float) -> float:
     return parse_duration(warmup, field="warmup")
 
 
+def _check_warmup(warmup_s: float, duration_s: float) -> None:
+    if warmup_s >= duration_s:
+        raise SpecAnalysisError(
+            f"warm-up {format_duration(warmup_s)} leaves nothing to measure in "
+            f"{format_duration(duration_s)}", field="warmup",
+            expected="a warm-up shorter than the duration")
+
+
 def _measure(sim, *, warmup_s: float, measure_latency: bool
              ) -> tuple[dict[str, float], pl.DataFrame]:
     """Summary and per-window series of a simulation, after the warm-up."""
@@ -959,11 +967,7 @@ def _run(config, *, duration, rate, depth_distribution, rate_pattern, inject_fai
 
     duration_s = parse_duration(duration, field="duration")
     warmup_s = _warmup_seconds(warmup)
-    if warmup_s >= duration_s:
-        raise SpecAnalysisError(
-            f"warm-up {format_duration(warmup_s)} leaves nothing to measure in "
-            f"{format_duration(duration_s)}", field="warmup",
-            expected="a warm-up shorter than the duration")
+    _check_warmup(warmup_s, duration_s)
     for name, value in (("inject_failures", inject_failures),
                         ("background_failures", background_failures)):
         if isinstance(value, bool) or not isinstance(value, int | float) \
@@ -977,27 +981,70 @@ def _run(config, *, duration, rate, depth_distribution, rate_pattern, inject_fai
     options = {**BENCH_TIMINGS, **dict(workload_options or {})}
     workload = Workload(rate=rate, depth=depth_distribution, pattern=rate_pattern,
                         failures=failures, **options)
-    timings = {name: str(getattr(workload.dist(name), "spec", "") or options[name])
-               for name in BENCH_TIMINGS}
     sim = simulate(config, workload, duration=duration_s, seed=seed,
                    progress=_show_bar(progress))
+    result = result_from_simulation(
+        sim, warmup=warmup_s, measure_latency=measure_latency, test=test, run=run,
+        depth_distribution=str(depth_distribution), rate_pattern=str(rate_pattern),
+        inject_failures=float(inject_failures),
+        background_failures=float(background_failures),
+        timings={name: options[name] for name in BENCH_TIMINGS},
+    )
+    return result, sim, warmup_s
+
+
+def result_from_simulation(
+    sim,
+    *,
+    warmup: str | float = "1m",
+    measure_latency: bool = True,
+    test: str | None = None,
+    run: int | None = None,
+    depth_distribution: str | None = None,
+    rate_pattern: str | None = None,
+    inject_failures: float | None = None,
+    background_failures: float = 0.0,
+    timings: Mapping[str, Any] | None = None,
+) -> BenchResult:
+    """The benchmark result of a finished simulation (``SimResult.bench_result``).
+
+    Flags not given are read back from ``sim.workload``: the depth and pattern
+    specs as written, and its ``failures`` as ``inject_failures``.
+
+    Examples
+    --------
+    >>> from specanalysis.config import SpeculationConfig
+    >>> from specanalysis.sim import Workload, simulate
+    >>> sim = simulate(SpeculationConfig(enabled=True), Workload(rate=5),
+    ...                duration="2m", seed=1)
+    >>> res = result_from_simulation(sim, warmup="30s")
+    >>> res.parameters.rate, res.parameters.warmup_s, res.seed
+    (5.0, 30.0, 1)
+    """
+    warmup_s = _warmup_seconds(warmup)
+    _check_warmup(warmup_s, sim.duration)
+    workload = sim.workload
     summary, series = _measure(sim, warmup_s=warmup_s, measure_latency=measure_latency)
-    result = BenchResult(
+    timings = timings or {name: getattr(workload, name) for name in BENCH_TIMINGS}
+    return BenchResult(
         parameters=BenchParameters(
-            duration_s=duration_s, rate=float(rate),
-            depth_distribution=str(depth_distribution), rate_pattern=str(rate_pattern),
-            inject_failures=float(inject_failures), measure_latency=bool(measure_latency),
-            warmup_s=warmup_s, background_failures=float(background_failures)),
-        config=config.to_dict(),
-        seed=seed,
+            duration_s=float(sim.duration), rate=float(workload.rate),
+            depth_distribution=str(depth_distribution or workload.depth),
+            rate_pattern=str(rate_pattern or workload.pattern),
+            inject_failures=float(workload.failures if inject_failures is None
+                                  else inject_failures),
+            measure_latency=bool(measure_latency), warmup_s=warmup_s,
+            background_failures=float(background_failures)),
+        config=sim.config.to_dict(),
+        seed=int(sim.seed),
         summary=summary,
         series=series,
         test=test,
         run=run,
         simulator=_simulator_version(),
-        workload=timings,
+        workload={name: str(getattr(workload.dist(name), "spec", "") or timings[name])
+                  for name in BENCH_TIMINGS},
     )
-    return result, sim, warmup_s
 
 
 def scaled_suite(duration: str | float, *, burst_duration: str | float | None = None,

@@ -272,6 +272,7 @@ class _Sim:
     def __init__(self, cfg: Any, wl: Workload, duration: float, seed: int,
                  mem: MemoryModel) -> None:
         self.cfg, self.wl, self.duration, self.mem = cfg, wl, duration, mem
+        self.seed = seed
         ss = np.random.SeedSequence(seed)
         (r_arr, r_len, r_shape, r_exec, r_proof, r_over, r_conf, r_fail, r_chg,
          r_roll) = (np.random.default_rng(s) for s in ss.spawn(10))
@@ -844,7 +845,7 @@ class _Sim:
             tasks=tasks, chains=chains, rollbacks=rollbacks, log=log,
             config=self.cfg, workload=self.wl, duration=self.duration, end=end,
             start_ms=start_ms, scrape_interval=scrape, memory=self.mem,
-            n_tasks_arrived=self.n_tasks,
+            n_tasks_arrived=self.n_tasks, seed=self.seed,
         )
         object.__setattr__(res, "samples", build_samples(res, res.scrape_times()))
         return res
@@ -889,6 +890,7 @@ class SimResult:
     scrape_interval: float = 15.0
     memory: MemoryModel = field(default_factory=MemoryModel, repr=False)
     n_tasks_arrived: int = 0
+    seed: int = 0
     samples: pl.DataFrame = field(default=None, repr=False)  # type: ignore[assignment]
 
     # --------------------------------------------------------------- metrics
@@ -927,6 +929,25 @@ class SimResult:
         from specanalysis.io.exposition import write_openmetrics
 
         return write_openmetrics(self.samples, path, types=metric_types())
+
+    def bench_result(self, *, warmup: str | float = "1m",
+                     measure_latency: bool = True, test: str | None = None,
+                     run: int | None = None) -> Any:
+        """This run as a benchmark result (the versioned file of ``specanalysis bench``).
+
+        The parameters are read back from the workload: ``rate``, the depth and
+        pattern specs, and ``failures`` as the injected failure fraction.
+        See :func:`specanalysis.sim.bench.result_from_simulation`.
+        """
+        from specanalysis.sim.bench import result_from_simulation
+
+        return result_from_simulation(self, warmup=warmup,
+                                      measure_latency=measure_latency, test=test,
+                                      run=run)
+
+    def write_bench_result(self, path: Any, **options: Any) -> Any:
+        """Write :meth:`bench_result` as JSON to ``path``; returns the path."""
+        return self.bench_result(**options).write(path)
 
     # --------------------------------------------------------------- figures
     def memory_series(self, times: np.ndarray) -> dict[str, np.ndarray]:
