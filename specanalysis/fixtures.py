@@ -56,6 +56,7 @@ __all__ = [
     "fixture_path",
     "fixture_config",
     "load_fixture",
+    "fixture_workload",
     "build_fixtures",
 ]
 

@@ -231,6 +231,75 @@ class WorkloadProfile:
         kwargs.setdefault("indent", 2)
         return json.dumps(self.to_dict(), allow_nan=False, **kwargs)
 
+    def to_workload(self, **overrides: Any) -> Any:
+        """A simulator :class:`~specanalysis.sim.Workload` calibrated on this profile.
+
+        The bridge from "what is my workload?" to "what if?": simulate a
+        candidate configuration on the workload you measured.
+
+        * ``rate``: the measured task rate (execution attempts, tasks/min / 60)
+          less the re-executions of rolled-back tasks (rollback rate x average
+          rollback size);
+        * ``failures``: rollback events per task (the rollback rate / 100);
+        * ``depth`` (chain length): inverted from the depth distribution. A
+          chain of ``L`` tasks speculating end to end has one task at each depth
+          ``0 .. L-1``, so the share of chains of length ``d + 1`` is
+          ``(n(d) - n(d + 1)) / n(0)``. Confirmations that land mid-chain lower
+          later depths, and depth is capped at ``max_depth - 1``, so this is a
+          lower bound on chain lengths: pass ``depth=`` when you know better;
+        * ``proof_time``: a lognormal through the measured proof p50 and p99
+          (``sigma = ln(p99 / p50) / 2.326``). The measured time includes queueing
+          and batch overhead, so this overstates the per-proof cost a little;
+        * ``confirm_time``: a lognormal with the measured confirmation p99 and a
+          coefficient of variation of 0.5 (the profile has no confirmation p50).
+
+        Figures the profile lacks keep the simulator's defaults; ``overrides``
+        (any :class:`~specanalysis.sim.Workload` field) win over everything.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> from datetime import datetime, timedelta, timezone
+        >>> t0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
+        >>> ts = [t0 + timedelta(seconds=15 * i) for i in range(241)]
+        >>> samples = pl.DataFrame({"timestamp": ts,
+        ...     "metric": ["speculation_tasks_total"] * len(ts),
+        ...     "value": [30.0 * i for i in range(len(ts))]})
+        >>> wl = profile_workload(samples, window="1h").to_workload(depth="fixed:2")
+        >>> wl.rate, wl.depth
+        (2.0, 'fixed:2')
+        """
+        from specanalysis.sim import Workload
+
+        fields: dict[str, Any] = {}
+        rate = self.value("task_rate") / 60.0  # execution attempts per second
+        rollback = self.value("rollback_rate")
+        if math.isfinite(rollback):
+            fields["failures"] = min(max(rollback / 100.0, 0.0), 1.0)
+            # rolled-back tasks execute again: offered tasks = attempts - redone
+            size = self.value("avg_rollback_size")
+            redone = rollback / 100.0 * (size if math.isfinite(size) else 1.0)
+            rate *= max(1.0 - redone, 0.0)
+        if math.isfinite(rate) and rate > 0:
+            fields["rate"] = rate
+        lengths = _chain_lengths(self.depth_distribution)
+        if lengths:
+            fields["depth"] = lengths
+        p50, p99 = self.value("proof_p50"), self.value("proof_p99")
+        if math.isfinite(p50) and math.isfinite(p99) and 0 < p50 <= p99:
+            sigma = math.log(p99 / p50) / _Z99
+            mean = p50 * math.exp(sigma**2 / 2)
+            cv = math.sqrt(math.expm1(sigma**2))
+            fields["proof_time"] = (f"lognormal:mean={mean:.6g}s,cv={cv:.6g}"
+                                    if cv > 0 else f"fixed:{p50:.6g}s")
+        c99 = self.value("confirmation_p99")
+        if math.isfinite(c99) and c99 > 0:
+            sigma = math.sqrt(math.log1p(0.5**2))
+            mean = c99 / math.exp(_Z99 * sigma) * math.exp(sigma**2 / 2)
+            fields["confirm_time"] = f"lognormal:mean={mean:.6g}s,cv=0.5"
+        fields.update(overrides)
+        return Workload(**fields)
+
     def summary(self) -> str:
         """The profile as text, in the layout of the guide's profiling script."""
         f = self.figures
@@ -304,6 +373,25 @@ class WorkloadProfile:
             f"{rows}</table>{missing}"
             f"{'<ul>' + notes + '</ul>' if notes else ''}</div>"
         )
+
+
+_Z99 = 2.3263478740408408  # standard normal 0.99 quantile
+
+
+def _chain_lengths(depths: pl.DataFrame) -> dict[int, float]:
+    """Chain-length distribution {length: probability} inverted from depth counts."""
+    finite = depths.filter(pl.col("depth").is_finite() & (pl.col("depth") >= 0))
+    if finite.height == 0:
+        return {}
+    counts = dict(zip(finite["depth"].cast(pl.Int64).to_list(),
+                      finite["count"].to_list(), strict=True))
+    top = max(counts)
+    n = [max(float(counts.get(d, 0.0)), 0.0) for d in range(top + 2)]
+    if n[0] <= 0:
+        return {}
+    mass = {d + 1: max(n[d] - n[d + 1], 0.0) for d in range(top + 1)}
+    total = sum(mass.values())
+    return {k: v / total for k, v in mass.items() if v > 0} if total > 0 else {}
 
 
 def _json_float(x: float | None) -> float | None:

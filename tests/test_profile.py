@@ -478,3 +478,48 @@ def test_simulated_burst_and_constant_workloads(depth):
     assert cc.features["volume_per_min"] == pytest.approx(120, rel=0.15)
     # burst pattern 10x for 30 s every 5 min: mean multiplier 1 + 9 * 30/300 = 1.9
     assert cb.features["volume_per_min"] == pytest.approx(120 * 1.9, rel=0.15)
+
+
+def test_to_workload_recovers_the_simulated_workload():
+    """Simulate a known workload, profile it, and get the workload back."""
+    from specanalysis.config import SpeculationConfig
+    from specanalysis.sim import Workload, simulate
+
+    truth = Workload(rate=6.0, depth="uniform:1-4", failures=0.04,
+                     exec_time="fixed:10ms", confirm_time="lognormal:mean=2s,cv=0.5",
+                     proof_time="fixed:20ms", proof_overhead="fixed:1ms")
+    cfg = SpeculationConfig(enabled=True).replace(
+        max_depth=10, max_parallel_branches=16, **{"limits.max_state_snapshots": 1000})
+    samples = simulate(cfg, truth, duration="40m", seed=5).samples
+    prof = profile_workload(samples, window="30m")
+    got = prof.to_workload()
+    assert got.rate == pytest.approx(6.0, rel=0.05)
+    assert got.failures == pytest.approx(0.04, abs=0.01)
+    lengths = got.depth_dist
+    assert lengths.mean == pytest.approx(2.5, rel=0.1)
+    # the fitted lognormal goes through the measured p99 exactly ...
+    conf = got.dist("confirm_time")
+    sigma = math.sqrt(math.log1p(0.25))
+    median = conf.mean / math.exp(sigma**2 / 2)
+    assert median * math.exp(2.3263478740408408 * sigma) == pytest.approx(
+        prof.value("confirmation_p99"), rel=1e-4)
+    # ... which the histogram's coarse buckets overstate a little
+    assert conf.mean == pytest.approx(2.0, rel=0.35)
+    # overrides win, and the result is a valid workload for the simulator
+    assert prof.to_workload(rate=1.0, depth="fixed:2").rate == 1.0
+    simulate(cfg, prof.to_workload(), duration="1m", seed=1)
+
+
+def test_to_workload_without_figures_keeps_defaults():
+    from specanalysis.sim import Workload
+
+    t0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    ts = [t0 + timedelta(seconds=15 * i) for i in range(241)]
+    samples = pl.DataFrame({"timestamp": ts,
+                            "metric": ["speculation_tasks_total"] * len(ts),
+                            "value": [15.0 * i for i in range(len(ts))]})
+    wl = profile_workload(samples, window="1h").to_workload()
+    default = Workload()
+    assert wl.rate == pytest.approx(1.0)
+    assert (wl.depth, wl.confirm_time, wl.failures) == (
+        default.depth, default.confirm_time, default.failures)
