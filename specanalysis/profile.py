@@ -164,6 +164,10 @@ class WorkloadProfile:
         Remarks about the whole profile (window longer than the data, ...).
     coverage
         Fraction of the window covered by data (None when the source cannot say).
+    rollback_reasons
+        One row per rollback reason: ``reason``, ``events`` (rollback events in
+        the window, ``sum by (reason) (increase(speculation_rollback_total[w]))``)
+        and ``share`` (0-1); empty when the source has no rollback counter.
     """
 
     figures: dict[str, Figure]
@@ -174,6 +178,8 @@ class WorkloadProfile:
     missing: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     coverage: float | None = None
+    rollback_reasons: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(
+        schema={"reason": pl.String, "events": pl.Float64, "share": pl.Float64}))
 
     def __getitem__(self, name: str) -> Figure:
         try:
@@ -221,6 +227,10 @@ class WorkloadProfile:
             "depth_distribution": [
                 {k: _json_float(v) if isinstance(v, float) else v for k, v in row.items()}
                 for row in self.depth_distribution.to_dicts()
+            ],
+            "rollback_reasons": [
+                {k: _json_float(v) if isinstance(v, float) else v for k, v in row.items()}
+                for row in self.rollback_reasons.to_dicts()
             ],
             "missing": list(self.missing),
             "notes": list(self.notes),
@@ -325,6 +335,10 @@ class WorkloadProfile:
             f"p99={f['proof_p99'].format_value()}"
         )
         lines.append(f"Rollback Rate: {f['rollback_rate'].format_value()}")
+        if self.rollback_reasons.height and self.rollback_reasons["events"].sum() > 0:
+            lines.append("  by reason: " + ", ".join(
+                f"{r['reason']} {100 * r['share']:.1f} %"
+                for r in self.rollback_reasons.iter_rows(named=True)))
         lines.append(f"Avg Memory: {f['memory_avg'].format_value()}")
         lines.append(f"Peak Active Tasks: {f['peak_active_tasks'].format_value()}")
         lines.append("")
@@ -502,6 +516,36 @@ class _Probe:
             return Figure(name, float("nan"), unit, expr,
                           why + (f"; {note}" if note else ""), label)
         return Figure(name, value, unit, expr, note, label)
+
+
+def _rollback_reasons(source: Any, q: Any, window: str, at: datetime) -> pl.DataFrame:
+    """Rollback events by reason in the window (reason, events, share)."""
+    expr = q.sum(q.increase(q.metric(ROLLBACKS), window), by=["reason"])
+    res = source.evaluate(expr, at)
+    if "reason" not in res.columns:
+        res = res.with_columns(pl.lit(None, pl.String).alias("reason"))
+    table = res.select(pl.col("reason").fill_null("(none)"),
+                       pl.col("value").fill_nan(0.0).alias("events")).sort("reason")
+    total = table["events"].sum()
+    return table.with_columns(
+        (pl.col("events") / total if total > 0 else pl.lit(float("nan")))
+        .cast(pl.Float64).alias("share"))
+
+
+def _timeout_share(reasons: pl.DataFrame, q: Any, window: str) -> Figure:
+    """Share of rollback events caused by timeouts (0 when no timeout series exists)."""
+    inc = q.increase
+    expr = (q.sum(inc(q.metric(ROLLBACKS, reason="timeout"), window))
+            / q.sum(inc(q.metric(ROLLBACKS), window)) * 100)
+    label = "Timeout share of rollbacks"
+    total = reasons["events"].sum() if reasons.height else 0.0
+    if not total > 0:
+        return Figure("rollback_timeout_share", float("nan"), "%", expr,
+                      f"no rollback events in the {window} window", label)
+    timeouts = reasons.filter(pl.col("reason") == "timeout")["events"].sum()
+    return Figure("rollback_timeout_share", 100.0 * timeouts / total, "%", expr,
+                  "proof or confirmation timeouts: capacity and timeout settings, "
+                  "not depth", label)
 
 
 def _family(sample_name: str) -> str:
@@ -779,6 +823,8 @@ def profile_workload(
     add("avg_rollback_size", "Avg rollback size", "tasks",
         q.sum(q.increase(m(ROLLED_BACK), w)) / q.sum(q.increase(m(ROLLBACKS), w)),
         (ROLLED_BACK, ROLLBACKS), "tasks rolled back per rollback event")
+    reasons = _rollback_reasons(source, q, w, at_dt)
+    figs.append(_timeout_share(reasons, q, w))
     add("blast_radius_p99", "Rollback blast radius p99", "tasks",
         _quantile_expr(q, 0.99, CASCADE, w), (CASCADE + "_bucket",))
     add("confirmation_p99", "Confirmation p99", "s",
@@ -835,6 +881,7 @@ def profile_workload(
         missing=tuple(sorted(probe.missing)),
         notes=tuple(notes),
         coverage=coverage,
+        rollback_reasons=reasons,
     )
 
 

@@ -364,6 +364,12 @@ class TuningThresholds:
         Peak active branches at most this share of the configured ones.
     default_state_mb
         State per branch when memory per branch is not measured (guide: 200 MB).
+    depth_excludes_timeouts
+        Our refinement of the guide's "rollback rate > 10 % -> reduce max_depth":
+        rollbacks caused by proof or confirmation timeouts are left out of the
+        rate this rule reads (a shallower chain does not make a saturated prover
+        faster; the worker, queue and timeout rules address them). ``False``
+        applies the guide's rule to every rollback.
     """
 
     rollback_rate_pct: float = 10.0
@@ -381,6 +387,7 @@ class TuningThresholds:
     oversize_factor: float = 2.0
     branch_underuse: float = 0.5
     default_state_mb: float = 200.0
+    depth_excludes_timeouts: bool = True
 
 
 # --------------------------------------------------------------------------- results
@@ -792,9 +799,21 @@ def _rolled_back_share(ctx: _Context) -> tuple[float, str]:
         return rr, (f"rollback rate {ctx.fmt('rollback_rate')} (events per task; "
                     "avg rollback size not measured)")
     share = rr * size
-    return share, (f"{share:.4g}% of execution attempts rolled back (rollback rate "
-                   f"{ctx.fmt('rollback_rate')} events per task x avg rollback size "
-                   f"{size:.4g} tasks)")
+    text = (f"{share:.4g}% of execution attempts rolled back (rollback rate "
+            f"{ctx.fmt('rollback_rate')} events per task x avg rollback size "
+            f"{size:.4g} tasks)")
+    if ctx.th.depth_excludes_timeouts:
+        try:
+            timeouts = ctx.fig("rollback_timeout_share")
+        except _Skip:
+            return share, text
+        if timeouts > 0:
+            kept = share * (1.0 - timeouts / 100.0)
+            text = (f"{kept:.4g}% of execution attempts rolled back by causes other "
+                    f"than timeouts ({text}, of which {timeouts:.3g}% of rollback "
+                    "events were timeouts, left to the worker/queue/timeout rules)")
+            share = kept
+    return share, text
 
 
 def _proportional_depth(cur: int, measured: float, threshold: float) -> int:

@@ -523,3 +523,31 @@ def test_to_workload_without_figures_keeps_defaults():
     assert wl.rate == pytest.approx(1.0)
     assert (wl.depth, wl.confirm_time, wl.failures) == (
         default.depth, default.confirm_time, default.failures)
+
+
+def test_rollback_reasons_and_timeout_share():
+    samples = _frame(
+        _counter("speculation_tasks_total", 100, N),
+        _counter("speculation_rollback_total", 3, N, {"reason": "timeout"}),
+        _counter("speculation_rollback_total", 1, N, {"reason": "proof_invalid"}),
+    )
+    prof = profile_workload(samples, window="1h")
+    table = dict(zip(prof.rollback_reasons["reason"], prof.rollback_reasons["share"],
+                     strict=True))
+    assert table == pytest.approx({"proof_invalid": 0.25, "timeout": 0.75})
+    assert prof.value("rollback_timeout_share") == pytest.approx(75.0)
+    assert prof.value("rollback_rate") == pytest.approx(4.0)
+    assert "timeout" in prof.summary()
+
+
+def test_timeout_share_is_zero_without_timeout_series_and_nan_without_rollbacks():
+    only_invalid = _frame(
+        _counter("speculation_tasks_total", 100, N),
+        _counter("speculation_rollback_total", 2, N, {"reason": "proof_invalid"}),
+    )
+    assert profile_workload(only_invalid, window="1h").value(
+        "rollback_timeout_share") == 0.0
+    no_rollbacks = _frame(_counter("speculation_tasks_total", 100, N))
+    prof = profile_workload(no_rollbacks, window="1h")
+    assert math.isnan(prof.value("rollback_timeout_share"))
+    assert prof.rollback_reasons.height == 0

@@ -446,6 +446,14 @@ def test_sim_saturated_proof_queue():
     assert recs["proof.worker_threads"].rule == "workers.queue_high"
     # the queue grew during the window: larger batches too (guide: "queue growing")
     assert recs["proof.batch_size"].direction == "increase"
+    # the rollbacks here are proof timeouts from the saturated prover: the
+    # capacity rules act on them, the depth rule does not cut speculation
+    assert before["rollback_timeout_share"].value > 50
+    depth = recs.get("max_depth")
+    assert depth is None or depth.rule != "depth.rollback_rate"
+    literal = recommend(before, cfg, source=source,
+                        thresholds=TuningThresholds(depth_excludes_timeouts=False))
+    assert literal["max_depth"].direction == "decrease"  # the guide read literally
     after, _ = _profile_sim(recs.apply(), w)
     assert after["queue_utilization"].value < before["queue_utilization"].value
     assert after["proof_p99"].value < before["proof_p99"].value

@@ -154,9 +154,17 @@ def profile_table(profile: Any, description: str = "") -> str:
         for row in table.iter_rows(named=True):
             share = row["cumulative_share"]
             pct = "n/a" if share is None or math.isnan(share) else f"{100 * share:.1f} %"
-            lines.append(f"  Depth <= {row['le']}: {row['cumulative']:.6g} tasks ({pct})")
+            bound = f"{row['depth']:g}" if math.isfinite(row["depth"]) else "+Inf"
+            lines.append(f"  Depth <= {bound}: {row['cumulative']:.6g} tasks ({pct})")
     else:
         lines.append("  n/a")
+    reasons = profile.rollback_reasons
+    if reasons.height and reasons["events"].sum() > 0:
+        lines.append("")
+        lines.append("Rollbacks by reason (events in the window):")
+        for row in reasons.iter_rows(named=True):
+            lines.append(f"  {row['reason']}: {row['events']:.6g} "
+                         f"({100 * row['share']:.1f} %)")
     if profile.missing:
         lines.append("")
         lines.append("Missing metrics: " + ", ".join(profile.missing))
