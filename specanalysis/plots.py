@@ -51,6 +51,7 @@ from specanalysis.profile import (
     _as_source,
     _resolve_time,
     _time_range,
+    characterize,
     profile_workload,
 )
 
@@ -271,7 +272,8 @@ def classification_frame(
     Parameters
     ----------
     workload
-        A :class:`Characterization` or ``(tasks_per_min, depth)``.
+        A :class:`Characterization`, a source (characterised over all its data)
+        or ``(tasks_per_min, depth)``.
 
     Returns
     -------
@@ -291,9 +293,18 @@ def classification_frame(
         volume = workload.features["volume_per_min"]
         depth = workload.features[f"depth_{th.depth_stat}"]
         label = workload.label
+    elif hasattr(workload, "evaluate"):  # a source: characterise it first
+        return classification_frame(characterize(workload, thresholds=thresholds),
+                                    thresholds=thresholds)
     else:
         th = thresholds or Thresholds()
-        volume, depth = (float(x) for x in workload)
+        try:
+            volume, depth = (float(x) for x in workload)
+        except (TypeError, ValueError):
+            raise DataError(f"cannot place {type(workload).__name__} on the matrix",
+                            field="workload",
+                            expected="a Characterization, a source, or "
+                            "(tasks_per_min, depth)") from None
         label = "workload"
     if math.isnan(depth):
         raise DataError("the workload's depth is unknown; cannot place it on the matrix",

@@ -141,3 +141,15 @@ def test_plots_render_with_bokeh(source):
     for obj in objs:
         fig = hv.render(obj, backend="bokeh")
         assert type(fig).__module__.startswith("bokeh")
+
+
+def test_classification_frame_accepts_a_source_and_refuses_nonsense():
+    from specanalysis.errors import DataError
+    from specanalysis.fixtures import load_fixture
+    from specanalysis.sources import OfflineSource
+
+    src = OfflineSource(load_fixture("baseline"))
+    frame = plots.classification_frame(src)
+    assert frame.height == 1 and frame["volume_per_min"][0] > 100
+    with pytest.raises(DataError, match="workload"):
+        plots.classification_frame(object())
