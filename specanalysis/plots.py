@@ -350,17 +350,26 @@ def plot_depth_distribution(source: Any, **kwargs: Any) -> Any:
     _hv()
     f = depth_distribution_frame(source, **kwargs)
     _empty_guard(f, "speculation_depth_histogram_bucket")
-    return f.hvplot.bar(x="le", y="count", title="Speculation depth distribution",
-                        xlabel="depth ≤", ylabel="tasks", hover_cols=["share"])
+    # integer bucket bounds: bucket ``le=d`` holds the tasks at depth d exactly
+    f = f.with_columns(
+        pl.when(pl.col("depth").is_finite())
+        .then(pl.col("depth").cast(pl.Int64).cast(pl.String))
+        .otherwise(pl.lit("+Inf")).alias("bucket"))
+    return f.hvplot.bar(x="bucket", y="count", title="Speculation depth distribution",
+                        xlabel="depth (unconfirmed ancestors)", ylabel="tasks",
+                        hover_cols=["le", "share"])
 
 
 def plot_proof_latency(source: Any, **kwargs: Any) -> Any:
-    """p50/p90/p99 lines of :func:`proof_latency_frame`."""
-    _hv()
+    """p50/p90/p99 lines of :func:`proof_latency_frame`, in quantile order."""
     f = proof_latency_frame(source, **kwargs)
     _empty_guard(f, kwargs.get("family", PROOF))
-    return f.hvplot.line(x="timestamp", y="seconds", by="quantile",
-                         title="Proof generation latency", ylabel="s")
+    hv = _hv()
+    lines = [f.filter(pl.col("quantile") == name).hvplot.line(
+                 x="timestamp", y="seconds", label=name)
+             for name in f["quantile"].unique(maintain_order=True).to_list()]
+    return hv.Overlay(lines).opts(title="Proof generation latency", ylabel="s",
+                                  legend_position="right")
 
 
 def plot_rollback_rate(source: Any, *, y: str = "rollbacks_per_min", **kwargs: Any
