@@ -18,6 +18,10 @@ def run(args: argparse.Namespace) -> int:
     from specanalysis.config import SpeculationConfig
     from specanalysis.tuning import recommend
 
+    if args.write is not None:
+        from specanalysis.cli._paths import output_file
+
+        output_file(args.write, "--write")
     config = SpeculationConfig.from_toml(Path(args.config))
     profile, source, description = measure(args)
     recs = recommend(profile, config, source=source,
@@ -64,9 +68,6 @@ examples:
   specanalysis recommend --config current.toml --prometheus http://localhost:9090 \\
       --window 1h --write proposed.toml
   specanalysis recommend --config current.toml --samples metrics.parquet --json
-
-exit codes: 0 ok, 2 bad input (invalid config, no source, unreadable file),
-3 Prometheus unreachable
 """,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
