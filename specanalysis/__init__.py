@@ -92,6 +92,9 @@ _LAZY: dict[str, str] = {
     "load_fixture": "specanalysis.fixtures",
     "fixture_names": "specanalysis.fixtures",
     "fixture_path": "specanalysis.fixtures",
+    "load_config": "specanalysis.fixtures",
+    "config_names": "specanalysis.fixtures",
+    "config_path": "specanalysis.fixtures",
 }
 
 # submodules reachable as attributes (specanalysis.query, specanalysis.plots, ...)
