@@ -90,6 +90,11 @@ _LAZY: dict[str, str] = {
     "BenchResult": "specanalysis.sim.bench",
     "GUIDE_SUITE": "specanalysis.sim.bench",
     "load_fixture": "specanalysis.fixtures",
+    # before/after verdicts
+    "compare": "specanalysis.compare",
+    "Comparison": "specanalysis.compare",
+    "window": "specanalysis.compare",
+    "Window": "specanalysis.compare",
     "fixture_names": "specanalysis.fixtures",
     "fixture_path": "specanalysis.fixtures",
 }
@@ -98,7 +103,7 @@ _LAZY: dict[str, str] = {
 _SUBMODULES = {
     "errors", "frames", "catalogue", "query", "io", "sources", "config", "sim",
     "datasets",
-    "profile", "tuning", "plots", "widgets", "fixtures", "cli",
+    "profile", "tuning", "plots", "widgets", "fixtures", "cli", "stats",
 }
 
 __all__ = sorted([*_LAZY, "__version__"])
