@@ -90,6 +90,11 @@ _LAZY: dict[str, str] = {
     "BenchResult": "specanalysis.sim.bench",
     "GUIDE_SUITE": "specanalysis.sim.bench",
     "load_fixture": "specanalysis.fixtures",
+    # before/after verdicts
+    "compare": "specanalysis.compare",
+    "Comparison": "specanalysis.compare",
+    "window": "specanalysis.compare",
+    "Window": "specanalysis.compare",
     # models: analytic pipeline latency
     "pipeline": "specanalysis.models.pipeline",
     "TaskGraph": "specanalysis.models.pipeline",
@@ -105,7 +110,7 @@ _LAZY: dict[str, str] = {
 _SUBMODULES = {
     "errors", "frames", "catalogue", "query", "io", "sources", "config", "sim",
     "datasets",
-    "profile", "tuning", "plots", "widgets", "fixtures", "cli", "models",
+    "profile", "tuning", "plots", "widgets", "fixtures", "cli", "models", "stats",
 }
 
 __all__ = sorted([*_LAZY, "__version__"])
