@@ -35,6 +35,8 @@ __all__ = [
     "DataError",
     "MissingDependencyError",
     "LimitError",
+    "SweepError",
+    "SchedulerUnavailable",
 ]
 # also public, but not error classes: EXIT_* codes, EXIT_CODES_HELP, exit_code()
 
@@ -196,6 +198,14 @@ class MissingDependencyError(SpecAnalysisError, ImportError):
 
 
 
+class SweepError(SpecAnalysisError, RuntimeError):
+    """A what-if sweep could not finish; the runs it completed are kept in its cache."""
+
+
+class SchedulerUnavailable(SweepError, ConnectionError):
+    """The Dask scheduler could not be reached (raised before any work is lost)."""
+
+
 class LimitError(SpecAnalysisError, ValueError):
     """An input or a request exceeds a resource limit; the message names the limit
     and how to raise it (:mod:`specanalysis.limits`)."""
@@ -211,7 +221,7 @@ def exit_code(exc: BaseException) -> int:
     >>> exit_code(ConfigError("bad")), exit_code(OSError(13, "Permission denied"))
     (2, 2)
     """
-    if isinstance(exc, PrometheusUnavailable):
+    if isinstance(exc, PrometheusUnavailable | SchedulerUnavailable):
         return EXIT_UNREACHABLE
     if isinstance(exc, PrometheusError):
         return EXIT_REFUSED
