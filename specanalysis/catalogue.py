@@ -115,22 +115,35 @@ _METRICS: list[Metric] = [
            "Speculative tasks executed; the rollback-rate denominator.", "higher",
            aliases={"agenc_speculation_executions_total": 1.0}),
     Metric("speculation_tasks_scheduled_total", "counter", "tasks",
-           "Tasks submitted to the runtime (the offered load), counted when their "
-           "chain arrives, rejected ones included; re-executions do not count again.",
+           "Tasks submitted to the runtime (the offered load), rejected ones "
+           "included; unlike speculation_tasks_total it is not shaped by the "
+           "runtime's queues and limits.",
            aliases={"speculation_tasks_scheduled": 1.0}),
     Metric("speculation_tasks_rejected_total", "counter", "tasks",
-           "Tasks refused at submission (reason proof_queue_full: load shedding).",
-           "lower", labels=("reason",)),
+           "Tasks refused at submission (load shedding), by reason "
+           "(proof_queue_full).", "lower", labels=("reason",)),
     Metric("speculation_tasks_deferred_total", "counter", "tasks",
-           "Ready tasks refused speculative admission, once per (attempt, reason) at "
-           "the first refusal; depth is the depth the task would have had.", "lower",
+           "Ready tasks refused speculative admission, once per task attempt and "
+           "reason (depth_limit, branch_limit, snapshot_limit, pending_ops_limit, "
+           "memory_limit, cascade_limit, proof_queue_full, disabled, rollout); "
+           "depth is the depth the task would have had.", "lower",
            labels=("reason", "depth")),
     Metric("speculation_deferral_wait_seconds", "histogram", "seconds",
-           "Per deferred task attempt: first refusal to execution start.", "lower",
-           aliases={"speculation_deferral_wait_ms": _MS}),
+           "Time a deferred task waited, first refusal to execution start.",
+           "lower", aliases={"speculation_timing_deferral_wait_ms": _MS}),
     Metric("speculation_execution_seconds", "histogram", "seconds",
-           "Execution time of each task attempt.", "lower",
+           "Execution time of each task attempt.",
            aliases={"speculation_execution_latency_ms": _MS}),
+    Metric("speculation_proof_batch_duration_seconds", "histogram", "seconds",
+           "Service time of each proof batch (fixed batch cost plus the proofs "
+           "in it), without queueing."),
+    Metric("speculation_proof_workers_busy", "gauge", "workers",
+           "Proof workers busy generating a batch."),
+    Metric("speculation_proof_workers", "gauge", "workers",
+           "Proof workers (proof.worker_threads)."),
+    Metric("speculation_config", "gauge", "value",
+           "The configuration the runtime runs with, one series per parameter "
+           "(dotted name; booleans 1/0).", labels=("parameter",)),
     Metric("speculation_tasks_confirmed_total", "counter", "tasks",
            "Tasks whose proof was confirmed on chain (finalised).", "higher",
            aliases={"speculation_proofs_confirmed_total": 1.0}),
@@ -187,17 +200,6 @@ _METRICS: list[Metric] = [
            "Proof queue capacity (proof.queue_size)."),
     Metric("speculation_proof_batch_size", "gauge", "proofs",
            "Mean number of proofs per batch actually formed."),
-    Metric("speculation_proof_batch_duration_seconds", "histogram", "seconds",
-           "Service time of each proof batch (fixed batch cost plus per-proof costs).",
-           "lower"),
-    Metric("speculation_proof_workers_busy", "gauge", "workers",
-           "Proof workers serving a batch."),
-    Metric("speculation_proof_workers", "gauge", "workers",
-           "Proof workers in the pool (proof.worker_threads)."),
-    Metric("speculation_config", "gauge", "value",
-           "Numeric value of each configuration parameter the runtime runs with "
-           "(dotted names as in SpeculationConfig.replace; booleans 0/1).",
-           labels=("parameter",)),
     Metric("speculation_current_depth", "gauge", "levels",
            "Deepest speculation depth currently in flight.",
            aliases={"speculation_depth_current": 1.0,
