@@ -29,7 +29,18 @@ from specanalysis.models.rollback import (
     rollback_observations,
     rollback_probability,
 )
-from specanalysis.sim import Workload, simulate
+from specanalysis.sim import Workload
+from specanalysis.sim import simulate as _simulate
+from specanalysis.sim.engine import SimSettings
+
+# the models leave out the runtime's auto-disable policy (speculation switched
+# off for 10 minutes after a burst of rollbacks): compare with it off
+NO_AUTO = SimSettings(auto_disable="off")
+
+
+def simulate(*args, **kw):
+    kw.setdefault("settings", NO_AUTO)
+    return _simulate(*args, **kw)
 
 BASE = SpeculationConfig(enabled=True, max_depth=20, max_parallel_branches=16,
                          confirmation_timeout_ms=300_000).replace(**{
