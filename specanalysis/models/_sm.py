@@ -8,6 +8,7 @@ plain numpy arrays (no statsmodels or pandas object leaves this module).
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -105,6 +106,17 @@ def fit(method: str, y: Any, X: Any, *, confidence: float = 0.95,
         return SMFit(params, np.zeros(k), np.zeros((k, k)), ci, yv - resid, resid,
                      float(res.df_resid), 0.0,
                      {"warnings": [], "nobs": float(len(yv)), "exact": True})
+    if (method == "quantreg" and np.all(np.isfinite(params))
+            and not np.all(np.isfinite(bse))):
+        # an extreme quantile of few observations: the line, but no interval
+        k = len(params)
+        nan = np.full(k, np.nan)
+        fitted = np.asarray(res.fittedvalues, dtype=np.float64)
+        return SMFit(params, nan, np.full((k, k), np.nan), np.column_stack([nan, nan]),
+                     fitted, yv - fitted, float(res.df_resid), math.nan,
+                     {"warnings": [f"no interval at quantile {quantile}: too few "
+                                   "observations in the tail"], "nobs": float(len(yv)),
+                      "no_interval": True})
     if not (np.all(np.isfinite(params)) and np.all(np.isfinite(bse))):
         raise DataError(f"the {what} gives no finite estimate "
                         "(too few observations or no variation)", field="data",

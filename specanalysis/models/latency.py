@@ -620,6 +620,8 @@ def fit_latency(data: Any, *, estimator: str = "ols",
             if "weight" in gg.columns and method == "ols":
                 f = _sm.SMFit(f.params, f.bse, f.cov, f.ci, f.fitted / w, f.resid / w,
                               f.df_resid, f.scale, f.extra)
+            if f.extra.get("no_interval"):
+                notes.append(f"{mode}: {f.extra['warnings'][0]}")
             fits.append(_ModeFit(mode, q, tuple(X.columns), f, k, kp))
     fit = LatencyFit(estimator, obs, tuple(fits), _components(data, confidence),
                      confidence, (), ct if estimator == "ols" else
@@ -746,3 +748,56 @@ def _regime_notes(fit: LatencyFit) -> list[str]:
             out.append(f"the fitted per-task slope {fmt(v)} s exceeds max(Te, Tc): "
                        "long chains are depth-bound (max_depth) or queue for provers")
     return out
+
+
+#: Latency histograms tried, in order, when reading a source.
+LATENCY_HISTOGRAMS = ("speculation_e2e_latency_seconds", "speculation_e2e_latency_ms")
+
+
+def latency_from_source(source: Any, *, at: Any = None, window: str = "1h",
+                        metric: str | None = None) -> pl.DataFrame:
+    """Observations (mean latency per depth, weighted by count) from a source.
+
+    Evaluates ``sum by (depth) (increase(<histogram>_count[window]))`` and the
+    ``_sum`` at ``at`` (default: the end of the source's data). The runtime's
+    timing histograms carry a ``depth`` label (runtime-facts §1); without it
+    there is nothing to regress on and a :class:`DataError` says so.
+    """
+    from specanalysis import query as q
+
+    at = _source_at(source, at)
+    names = [metric] if metric else list(LATENCY_HISTOGRAMS)
+    for name in names:
+        cnt = source.evaluate(q.sum(q.increase(q.metric(f"{name}_count"), window),
+                                    by=["depth"]), at)
+        if cnt.height == 0:
+            continue
+        if "depth" not in cnt.columns or cnt["depth"].null_count() == cnt.height:
+            raise DataError(f"{name} carries no depth label in this source",
+                            field="depth", expected="a latency histogram labelled by "
+                            "depth, or benchmark results (--bench-dir) / simulator runs")
+        tot = source.evaluate(q.sum(q.increase(q.metric(f"{name}_sum"), window),
+                                    by=["depth"]), at)
+        j = cnt.select("depth", pl.col("value").alias("c")).join(
+            tot.select("depth", pl.col("value").alias("s")), on="depth").filter(
+            pl.col("c") > 0)
+        scale = 0.001 if name.endswith("_ms") else 1.0
+        return pl.DataFrame({
+            "n": j["depth"].cast(pl.Float64) + 1,
+            "latency_s": j["s"] / j["c"] * scale,
+            "mode": pl.Series(["speculative"] * j.height, dtype=pl.String),
+            "group": pl.Series(np.arange(j.height), dtype=pl.Int64),
+            "weight": j["c"]})
+    raise DataError(f"none of {', '.join(names)} in the source", field="metric",
+                    expected="a latency histogram labelled by depth")
+
+
+def _source_at(source: Any, at: Any) -> Any:
+    if at is not None:
+        return at
+    tr = source.time_range()
+    if tr is None:
+        from datetime import datetime, timezone
+
+        return datetime.now(timezone.utc)
+    return tr[1]

@@ -145,9 +145,14 @@ def rollback_observations(data: Any, *, reasons: Sequence[str] | None = None
                                 expected="rolled_back (bool) or trials/events "
                                 "(tasks/rolled_back_tasks) columns")
             trials, events = data[tcol].cast(pl.Float64), data[ecol].cast(pl.Float64)
-        return pl.DataFrame({"depth": data["depth"].cast(pl.Int64),
-                             "trials": trials, "events": events,
-                             "group": grp.cast(pl.Int64)})
+        out = pl.DataFrame({"depth": data["depth"].cast(pl.Int64),
+                            "trials": trials, "events": events,
+                            "group": grp.cast(pl.Int64)})
+        if out.height > 100_000:  # one row per chain and depth: same fit, less work
+            out = (out.group_by("group", "depth")
+                   .agg(pl.col("trials").sum(), pl.col("events").sum())
+                   .select("depth", "trials", "events", "group"))
+        return out
     raise DataError(f"cannot read rollback observations from {type(data).__name__}",
                     field="data", expected="a SimResult, a polars frame or a samples "
                     "frame with counters by depth")
@@ -522,9 +527,10 @@ class BlastRadius:
 
         require("hvplot.polars")
         f = self.plot_frame().filter(pl.col("term") == "p99")
-        return f.hvplot.line(x="depth", y="estimate", by="policy", markers=True,
-                             title="Blast radius p99 by trigger depth",
-                             ylabel="tasks undone (p99)", **kwargs)
+        return (f.hvplot.line(x="depth", y="estimate", by="policy")
+                * f.hvplot.scatter(x="depth", y="estimate", by="policy")).opts(
+            title="Blast radius p99 by trigger depth", ylabel="tasks undone (p99)",
+            **kwargs)
 
 
 def blast_radius(data: Any, *, confidence: float = 0.95) -> BlastRadius:
@@ -845,7 +851,8 @@ class DepthChoice:
             g = f.filter(pl.col("metric") == m)
             panels.append((g.hvplot.area(x="max_depth", y="ci_low", y2="ci_high",
                                          alpha=0.25)
-                           * g.hvplot.line(x="max_depth", y="estimate", markers=True)
+                           * g.hvplot.line(x="max_depth", y="estimate")
+                           * g.hvplot.scatter(x="max_depth", y="estimate")
                            * hv.VLine(self.depth).opts(color="red")).opts(
                 title=title, **kwargs))
         return hv.Layout(panels).cols(3)
@@ -941,3 +948,72 @@ def predict_at_depth(max_depth: int, *, exec_time: Any, proof_time: Any,
                       retry_delay=retry_delay, retry_multiplier=retry_multiplier,
                       samples=samples, seed=seed, confidence=confidence)
     return c.prediction(int(max_depth))
+
+
+def component_times(source: Any, *, at: Any = None, window: str = "1h"
+                    ) -> dict[str, float]:
+    """Mean execution, proof and confirmation seconds from a source's histograms
+    (``_sum`` / ``_count`` increase over ``window``); NaN where a metric is absent."""
+    from specanalysis import query as q
+    from specanalysis.models.latency import _source_at
+
+    at = _source_at(source, at)
+    out = {}
+    for key, name in (("exec_time", "speculation_execution_seconds"),
+                      ("proof_time", "speculation_proof_generation_seconds"),
+                      ("confirm_time", "solana_confirmation_seconds")):
+        s = source.evaluate(q.sum(q.increase(q.metric(f"{name}_sum"), window)), at)
+        c = source.evaluate(q.sum(q.increase(q.metric(f"{name}_count"), window)), at)
+        ok = s.height and c.height and c["value"][0] > 0
+        out[key] = float(s["value"][0] / c["value"][0]) if ok else math.nan
+    return out
+
+
+def rollback_from_source(source: Any, *, at: Any = None, window: str = "1h",
+                         confidence: float = 0.95) -> dict[str, Any]:
+    """``p`` from a source's counters over ``window``.
+
+    With tasks and rolled-back-task counters labelled by ``depth``: the GLM
+    (``method="glm"``). Otherwise the depth histogram's mix and the totals
+    (``method="depth_mixture"``, see :func:`depth_mixture_p`). Returns
+    ``p_fail``, ``p_low``, ``p_high``, ``method``, ``attempts``, ``rolled_back``.
+    """
+    from specanalysis import query as q
+    from specanalysis.models.latency import _source_at
+
+    at = _source_at(source, at)
+
+    def by_depth(name: str) -> pl.DataFrame:
+        return source.evaluate(q.sum(q.increase(q.metric(name), window),
+                                     by=["depth"]), at)
+    t = by_depth("speculation_tasks_total")
+    rb = by_depth("speculation_tasks_rolled_back_total")
+    if ("depth" in t.columns and t["depth"].null_count() < t.height
+            and "depth" in rb.columns):
+        obs = t.select("depth", pl.col("value").alias("trials")).join(
+            rb.select("depth", pl.col("value").alias("events")), on="depth",
+            how="left").filter(pl.col("depth").is_not_null()).with_columns(
+            pl.col("depth").cast(pl.Float64).cast(pl.Int64),
+            pl.col("events").fill_null(0.0), group=pl.int_range(pl.len()))
+        fit = fit_rollback(obs, cov_type="nonrobust", confidence=confidence)
+        lo, hi = fit.p_interval
+        return {"p_fail": fit.p_fail, "p_low": lo, "p_high": hi, "method": "glm",
+                "attempts": float(obs["trials"].sum()),
+                "rolled_back": float(obs["events"].sum())}
+    hist = source.evaluate(q.sum(q.increase(q.metric(
+        "speculation_depth_histogram_bucket"), window), by=["le"]), at)
+    if hist.height == 0:
+        raise DataError("no speculation_depth_histogram in the source", field="metric",
+                        expected="the depth histogram and the task counters, or "
+                        "counters labelled by depth")
+    h = (hist.filter(pl.col("le") != "+Inf")
+         .with_columns(pl.col("le").cast(pl.Float64)).sort("le"))
+    cum = h["value"].to_numpy()
+    counts = np.diff(np.r_[0.0, cum])
+    attempts = float(hist.filter(pl.col("le") == "+Inf")["value"].sum()) or float(
+        cum[-1])
+    rolled = float(rb["value"].sum()) if rb.height else 0.0
+    p, lo, hi = depth_mixture_p((h["le"].to_numpy(), counts), rolled, attempts,
+                                confidence=confidence)
+    return {"p_fail": p, "p_low": lo, "p_high": hi, "method": "depth_mixture",
+            "attempts": attempts, "rolled_back": rolled}
