@@ -92,6 +92,12 @@ _LAZY: dict[str, str] = {
     "load_fixture": "specanalysis.fixtures",
     "fixture_names": "specanalysis.fixtures",
     "fixture_path": "specanalysis.fixtures",
+    # proof cost and the proof pool (galois op counts, calibration, M/G/c)
+    "groth16_ops": "specanalysis.models.proofcost",
+    "ProofCostModel": "specanalysis.models.proofcost",
+    "proof_pool": "specanalysis.models.proofcost",
+    "size_proof_pool": "specanalysis.models.proofcost",
+    "capacity_headroom": "specanalysis.models.proofcost",
 }
 
 # submodules reachable as attributes (specanalysis.query, specanalysis.plots, ...)
