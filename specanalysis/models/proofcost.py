@@ -860,7 +860,7 @@ class ProofCostModel:
         the fixed cost becomes the per-batch overhead, the rest the per-proof cost."""
         t, w, c = self._resolve(threads, workers, cores)
         per = self.tau_ns * self._x(constraints, t, w, c)
-        return ProofCost(per_proof_s=per, overhead_s=self.fixed_s, cv=cv,
+        return ProofCost(per_proof_s=per, overhead_s=max(0.0, self.fixed_s), cv=cv,
                          aggregation_s=aggregation_s,
                          aggregation_fixed_s=aggregation_fixed_s,
                          constraints=_count("constraints", constraints), threads=t)
@@ -1195,12 +1195,7 @@ class PoolPrediction:
 
     def sojourn_quantile(self, q: float) -> float:
         """A quantile of request-to-done time (fill wait taken at its mean)."""
-        return self.mean_fill_s + self.queue.sojourn_quantile(q, self._service())
-
-    def _service(self) -> np.ndarray:
-        from specanalysis.models.queueing import service_quantiles
-
-        return service_quantiles(self.batch_seconds, math.sqrt(self.queue.cs2))
+        return self.mean_fill_s + self.queue.sojourn_quantile(q)
 
     def tidy(self) -> pl.DataFrame:
         """One row per figure: ``figure``, ``value``, ``unit``."""
@@ -1278,9 +1273,7 @@ def proof_pool(rate: float, proof_cost: Any, *, workers: int, batch_size: int = 
         inf = math.inf
         return PoolPrediction(lam, w, b, cost.threads, s_b, cap, q.utilisation, 1.0,
                               fill, inf, inf, inf, q, cost)
-    from specanalysis.models.queueing import service_quantiles
-
-    p99 = fill + q.sojourn_quantile(0.99, service_quantiles(s_b, math.sqrt(cs2)))
+    p99 = fill + q.sojourn_quantile(0.99)
     return PoolPrediction(lam, w, b, cost.threads, s_b, cap, q.utilisation, q.p_wait,
                           fill, fill + q.mean_wait, fill + q.mean_wait + s_b, p99, q, cost)
 
@@ -1605,16 +1598,23 @@ class SimulatedPool:
 
 
 def simulate_pool(rate: float, proof_cost: Any, *, workers: int, batch_size: int = 1,
-                  proofs: int = 20_000, seeds: int = 1, seed: int = 0,
-                  warmup: float = 0.1) -> SimulatedPool:
-    """Run the pool in the simulator: one-task chains (independent proofs),
-    ``proof.batch_size = batch_size``, a queue far above the backlog, long
-    timeouts and no failures, proof times from ``proof_cost``
+                  batch_timeout: float = 0.0, proofs: int = 20_000, seeds: int = 1,
+                  seed: int = 0, warmup: float = 0.1) -> SimulatedPool:
+    """Run the pool in the simulator and measure it.
+
+    The run is set up so that only the proof pool matters: one-task chains
+    (independent proofs, Poisson requests), ``proof.batch_size = batch_size``,
+    the simulator's batch fill wait set to ``batch_timeout`` (0: a free worker
+    takes what is queued), ``proof.queue_size`` at its maximum with full-queue
+    work deferred rather than rejected, auto-disable off, long proof and
+    confirmation timeouts, no failures; proof times from ``proof_cost``
     (:meth:`ProofCost.workload`). Arrivals stop after ``proofs / rate`` seconds
     and the run drains; requests in the first ``warmup`` share are dropped.
+    ``seeds`` runs use seeds ``seed, seed + 1, ...``.
     """
     from specanalysis.config import SpeculationConfig
     from specanalysis.sim import simulate
+    from specanalysis.sim.engine import SimSettings
 
     lam = _real("rate", rate)
     cost = _as_cost(proof_cost)
@@ -1622,17 +1622,19 @@ def simulate_pool(rate: float, proof_cost: Any, *, workers: int, batch_size: int
     b = _count("batch_size", batch_size)
     n = _count("proofs", proofs, lo=100)
     k = _count("seeds", seeds)
+    wait = _real("batch_timeout", batch_timeout, lo=0.0, lo_open=False)
     cfg = SpeculationConfig().replace(**{
         "enabled": True, "proof.worker_threads": w, "proof.batch_size": b,
         "proof.queue_size": _QUEUE_RANGE[1], "proof.timeout_ms": _TIMEOUT_RANGE[1],
         "proof.max_retries": 0, "confirmation_timeout_ms": 300_000,
     })
+    settings = SimSettings(batch_timeout=wait, on_full_queue="defer", auto_disable="off")
     duration = n / lam
     waits, sojourns, means, busy, batches = [], [], [], 0.0, []
     for i in range(k):
-        wl = cost.workload(lam)
-        res = simulate(cfg, wl, duration=duration, seed=seed + i, drain=True,
-                       scrape_interval=duration, progress=False)
+        res = simulate(cfg, cost.workload(lam), duration=duration, seed=seed + i,
+                       drain=True, scrape_interval=duration, progress=False,
+                       settings=settings)
         tk = res.tasks.filter(pl.col("proof_requested") >= warmup * duration,
                               pl.col("proof_end").is_not_null())
         wt = (tk["proof_start"] - tk["proof_requested"]).to_numpy()
@@ -1641,9 +1643,10 @@ def simulate_pool(rate: float, proof_cost: Any, *, workers: int, batch_size: int
         sojourns.append(sj)
         means.append(float(wt.mean()))
         lg = res.log
+        inside = lg.batch_t < duration
         batches.append(lg.batch_k)
-        busy += float(np.sum(cost.fixed_s + lg.batch_k * cost.variable_s)) / (
-            w * max(res.end, duration))
+        busy += float(np.sum(cost.fixed_s + lg.batch_k[inside] * cost.variable_s)) / (
+            w * duration)
     wt = np.concatenate(waits)
     sj = np.concatenate(sojourns)
     se = float(np.std(means, ddof=1) / math.sqrt(k)) if k > 1 else math.nan
