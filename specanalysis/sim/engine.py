@@ -671,27 +671,23 @@ class _Sim:
 
     def dag_depth(self, i: int) -> int:
         """Depth of ``i`` in a multi-parent graph: -1 when a parent has not
-        executed, else the longest run of unconfirmed ancestors (WP Def 3.3)."""
+        executed, else the longest run of unconfirmed ancestors (WP Def 3.3),
+        counted up to ``max_depth``."""
         status, parents = self.status, self.parents
         for p in parents[i]:  # type: ignore[index]
             sp = status[p]
             if sp != FINAL and sp != PROVING and sp != PROVED and sp != SUBMITTED:
                 return -1
-        run: dict[int, int] = {}
-        stack = [p for p in parents[i] if status[p] != FINAL]  # type: ignore[index]
-        while stack:  # longest unconfirmed path ending at each unconfirmed ancestor
-            x = stack[-1]
-            if x in run:
-                stack.pop()
-                continue
-            todo = [q for q in parents[x] if status[q] != FINAL and q not in run]
-            if todo:
-                stack.extend(todo)
-                continue
-            stack.pop()
-            run[x] = 1 + max((run[q] for q in parents[x] if status[q] != FINAL),
-                             default=0)
-        return max((run[p] for p in parents[i] if status[p] != FINAL), default=0)
+        # level k holds the unconfirmed ancestors k edges up some path of
+        # unconfirmed tasks; the depth is the deepest non-empty level. Walking
+        # stops at max_depth (a deeper run blocks the task all the same).
+        cap = self.max_depth if self.enabled else 1
+        level = {p for p in parents[i] if status[p] != FINAL}  # type: ignore[index]
+        d = 0
+        while level and d < cap:
+            d += 1
+            level = {q for x in level for q in parents[x] if status[q] != FINAL}
+        return d
 
     def parents_final(self, i: int) -> bool:
         status = self.status
