@@ -76,6 +76,7 @@ _LAZY: dict[str, str] = {
     "simulate": "specanalysis.sim",
     "Workload": "specanalysis.sim",
     "SimResult": "specanalysis.sim",
+    "SimSettings": "specanalysis.sim",
     # tuning recommendations
     "recommend": "specanalysis.tuning",
     "Recommendations": "specanalysis.tuning",
