@@ -1,5 +1,8 @@
 """The simulated speculation runtime: workloads, the event engine, metrics emission.
 
+What-if sweeps over configurations are in :mod:`specanalysis.sim.sweep`
+(``from specanalysis.sim.sweep import sweep``, or ``specanalysis.sweep``).
+
 Examples
 --------
 >>> from specanalysis.sim import Workload, simulate
@@ -16,6 +19,7 @@ from specanalysis.sim.engine import (
     SimSettings,
     simulate,
 )
+from specanalysis.sim.sweep import Sweep
 from specanalysis.sim.workload import (
     FAST_TIMINGS,
     REALISTIC_TIMINGS,
@@ -39,6 +43,7 @@ __all__ = [
     "RatePattern",
     "SimResult",
     "SimSettings",
+    "Sweep",
     "TimeDistribution",
     "Workload",
     "parse_depth",
