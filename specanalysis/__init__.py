@@ -78,6 +78,7 @@ _LAZY: dict[str, str] = {
     "simulate": "specanalysis.sim",
     "Workload": "specanalysis.sim",
     "SimResult": "specanalysis.sim",
+    "SimSettings": "specanalysis.sim",
     # what-if sweeps (local processes, any executor, a Dask cluster)
     "sweep": "specanalysis.sim.sweep",
     "Sweep": "specanalysis.sim.sweep",

@@ -28,9 +28,10 @@ Proofs
     When a task finishes executing, its proof request enters the proof queue
     (``proof.queue_size``); when the queue is full the request waits outside it
     (backpressure, FIFO). ``proof.worker_threads`` workers each take up to
-    ``proof.batch_size`` queued proofs at once, without waiting to fill a batch; a
-    batch of ``k`` costs ``proof_overhead + k`` per-proof draws of ``proof_time`` and
-    all its proofs complete together. With ``optimistic_generation`` /
+    ``proof.batch_size`` queued proofs at once; a free worker waits for a batch
+    to fill until ``SimSettings.batch_timeout`` after the oldest queued proof's
+    arrival. A batch of ``k`` costs ``proof_overhead + k`` per-proof draws of
+    ``proof_time`` and all its proofs complete together. With ``optimistic_generation`` /
     ``enable_optimistic_proofs`` off, a proof is requested only once the parent is
     finalised. A proof not done ``proof.timeout_ms`` after its request is a
     ``timeout``.
@@ -52,6 +53,25 @@ Rollback
     ``Workload.invalid_output_share``); after a timeout or a prover fault it keeps
     them, and descendants whose proof was generated (or being generated) re-prove.
     Blast radius = trigger + undone descendants.
+Admission and load shedding
+    A speculative execution is deferred (counted once per attempt and reason in
+    ``speculation_tasks_deferred_total``) when speculation is off or
+    auto-disabled, the chain is outside the rollout share, the depth limit, the
+    branch limit, the snapshot, pending-operation or memory limit would be
+    exceeded, its chain already holds ``limits.max_rollback_cascade_size`` tasks
+    in flight (so no rollback can undo more), or the proof queue is full. With
+    ``SimSettings.on_full_queue == "reject"`` a chain arriving while the proof
+    queue is full is refused whole (``speculation_tasks_rejected_total``).
+Auto-disable
+    :class:`SimSettings` picks the reading (operations policy by default,
+    the scheduler code's cumulative threshold, or off).
+Instances
+    ``Workload.instances > 1`` runs independent runtimes, each with the
+    configuration's limits and a Poisson share of the chains; the result merges
+    them (``instance`` column and label) and keeps each in ``SimResult.parts``.
+Not modelled
+    ``checkpoint`` rollback (the runtime does not implement it; it behaves as
+    ``cascade``), stake admission and slashing amounts, multi-parent DAGs.
 Memory (bytes, by component; :class:`MemoryModel`)
     state_snapshots = in-flight speculative tasks x ``Workload.state_mb``;
     pending_operations = in-flight tasks x 1 KiB; proof_cache = proofs generated
@@ -658,7 +678,12 @@ class _Sim:
             self.add_waiter(i)
 
     def defer(self, i: int, reason: int, d: int, now: float) -> None:
-        """Count a refused speculative admission once per task attempt and reason."""
+        """Count a refused speculative admission once per task attempt and reason.
+
+        The record keeps the task's structural dependency depth (its position in
+        the chain, root 0: the on-chain ``Task.dependency_depth``), so deferrals at
+        the depth limit show how deep the offered chains go beyond the cap.
+        """
         bit = 1 << reason
         if self.def_mask[i] & bit:
             return
@@ -667,7 +692,7 @@ class _Sim:
             self.def_first[i] = now
         self.def_t.append(now)
         self.def_r.append(reason)
-        self.def_d.append(d)
+        self.def_d.append(self.pos[i])
 
     def dag_depth(self, i: int) -> int:
         """Depth of ``i`` in a multi-parent graph: -1 when a parent has not
