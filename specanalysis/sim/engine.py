@@ -9,8 +9,11 @@ Semantics
 ---------
 Chains
     Every task of a chain arrives with the chain; the first task is the root, each
-    other task has exactly one parent (``Workload.shape``: chain, star, tree). A task
-    can execute once its parent has *executed* (its output exists).
+    other task has exactly one parent (``Workload.shape``: chain, star/fan_out,
+    tree) or several (``diamond``, ``dag`` with parent lists). A task can execute
+    once all its parents have *executed* (their outputs exist), is submitted once
+    all its parents are final, and a rollback undoes every executed descendant
+    (cascade); in a DAG its depth is the longest run of unconfirmed ancestors.
 Depth
     The number of *unconfirmed* (not finalised) ancestors of a task when it starts
     executing (runtime-facts §4, DD reading): root or parent finalised -> 0. A task
@@ -71,7 +74,7 @@ Instances
     them (``instance`` column and label) and keeps each in ``SimResult.parts``.
 Not modelled
     ``checkpoint`` rollback (the runtime does not implement it; it behaves as
-    ``cascade``), stake admission and slashing amounts, multi-parent DAGs.
+    ``cascade``), stake admission and slashing amounts.
 Memory (bytes, by component; :class:`MemoryModel`)
     state_snapshots = in-flight speculative tasks x ``Workload.state_mb``;
     pending_operations = in-flight tasks x 1 KiB; proof_cache = proofs generated
