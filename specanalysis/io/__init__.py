@@ -1,4 +1,4 @@
-"""Reading and writing metric samples: exposition text, OpenMetrics, Parquet, API JSON.
+"""Reading and writing metric samples (exposition, OpenMetrics, Parquet, API JSON) and bench results.
 
 ``parse_*`` functions take text or bytes, ``read_*`` a path, ``write_*`` a
 frame and a path. Everything returns or takes a samples frame
@@ -33,12 +33,16 @@ __all__ = [
     "read_samples",
     "parse_query_response",
     "QueryResponse",
+    "read_bench_result",
+    "BenchResult",
 ]
 
 # names loaded on first use (PEP 562), from modules that may be heavier
 _LAZY = {
     "parse_query_response": "specanalysis.io.promapi",
     "QueryResponse": "specanalysis.io.promapi",
+    "read_bench_result": "specanalysis.io.benchmarks",
+    "BenchResult": "specanalysis.io.benchmarks",
 }
 
 
@@ -55,4 +59,5 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
+    from specanalysis.io.benchmarks import BenchResult, read_bench_result  # noqa: F401
     from specanalysis.io.promapi import QueryResponse, parse_query_response  # noqa: F401
