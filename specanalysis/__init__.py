@@ -71,7 +71,9 @@ _LAZY: dict[str, str] = {
     "Figure": "specanalysis.profile",
     "characterize": "specanalysis.profile",
     "Characterization": "specanalysis.profile",
-    "classify_quadrant": "specanalysis.profile",
+    "classify_quadrant": "specanalysis.classify",
+    "Classification": "specanalysis.classify",
+    "ClassificationMatrix": "specanalysis.matrix",
     # simulated runtime
     "simulate": "specanalysis.sim",
     "Workload": "specanalysis.sim",
@@ -97,7 +99,7 @@ _LAZY: dict[str, str] = {
 # submodules reachable as attributes (specanalysis.query, specanalysis.plots, ...)
 _SUBMODULES = {
     "errors", "frames", "catalogue", "query", "io", "sources", "config", "sim",
-    "datasets",
+    "datasets", "matrix", "classify",
     "profile", "tuning", "plots", "widgets", "fixtures", "cli",
 }
 

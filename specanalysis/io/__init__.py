@@ -1,8 +1,9 @@
-"""Reading and writing metric samples (exposition, OpenMetrics, Parquet, API JSON) and bench results.
+"""Reading and writing metric samples: exposition text, OpenMetrics, Parquet, API JSON.
 
 ``parse_*`` functions take text or bytes, ``read_*`` a path, ``write_*`` a
 frame and a path. Everything returns or takes a samples frame
-(:mod:`specanalysis.frames`).
+(:mod:`specanalysis.frames`). Benchmark result files (versioned JSON) are
+:mod:`specanalysis.io.benchmarks`.
 
 Examples
 --------
@@ -33,16 +34,12 @@ __all__ = [
     "read_samples",
     "parse_query_response",
     "QueryResponse",
-    "read_bench_result",
-    "BenchResult",
 ]
 
 # names loaded on first use (PEP 562), from modules that may be heavier
 _LAZY = {
     "parse_query_response": "specanalysis.io.promapi",
     "QueryResponse": "specanalysis.io.promapi",
-    "read_bench_result": "specanalysis.io.benchmarks",
-    "BenchResult": "specanalysis.io.benchmarks",
 }
 
 
@@ -59,5 +56,4 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from specanalysis.io.benchmarks import BenchResult, read_bench_result  # noqa: F401
     from specanalysis.io.promapi import QueryResponse, parse_query_response  # noqa: F401
