@@ -1,6 +1,9 @@
 # Two commands do everything: `make lab` and `make test`.
 # Both create .venv with the system python and install the package (editable, with extras) first.
+# `make lab LAB_ARGS="--allow-root --no-browser --ip=0.0.0.0 --port=8888"` passes options
+# to `jupyter lab` (as root in a container or VM, or on a remote machine).
 PYTHON ?= python3
+LAB_ARGS ?=
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
@@ -8,13 +11,15 @@ STAMP  := $(VENV)/.installed
 .PHONY: lab test lint fixtures bench clean
 
 $(STAMP): pyproject.toml
+	@echo "==> installing specanalysis and its dependencies into $(VENV) (first run: a few minutes)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --progress-bar on --upgrade pip
+	$(BIN)/python -m pip install --progress-bar on -e '.[dev]'
 	touch $(STAMP)
+	@echo "==> installed; next time this step is skipped until pyproject.toml changes"
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
 
 test: $(STAMP)
 	$(BIN)/ruff check specanalysis tests benchmarks

@@ -92,15 +92,27 @@ _LAZY: dict[str, str] = {
     "BenchResult": "specanalysis.io.benchmarks",
     "GUIDE_SUITE": "specanalysis.sim.bench",
     "load_fixture": "specanalysis.fixtures",
+    # before/after verdicts
+    "compare": "specanalysis.compare",
+    "Comparison": "specanalysis.compare",
+    "window": "specanalysis.compare",
+    "Window": "specanalysis.compare",
+    # models: analytic pipeline latency
+    "pipeline": "specanalysis.models.pipeline",
+    "TaskGraph": "specanalysis.models.pipeline",
+    "PipelineModel": "specanalysis.models.pipeline",
     "fixture_names": "specanalysis.fixtures",
     "fixture_path": "specanalysis.fixtures",
+    "load_config": "specanalysis.fixtures",
+    "config_names": "specanalysis.fixtures",
+    "config_path": "specanalysis.fixtures",
 }
 
 # submodules reachable as attributes (specanalysis.query, specanalysis.plots, ...)
 _SUBMODULES = {
     "errors", "frames", "catalogue", "query", "io", "sources", "config", "sim",
     "datasets", "matrix", "classify",
-    "profile", "tuning", "plots", "widgets", "fixtures", "cli",
+    "profile", "tuning", "plots", "widgets", "fixtures", "cli", "models", "stats",
 }
 
 __all__ = sorted([*_LAZY, "__version__"])

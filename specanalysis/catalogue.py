@@ -30,6 +30,8 @@ __all__ = [
     "Target",
     "CATALOGUE",
     "TARGETS",
+    "TOLERANCES",
+    "DEFAULT_TOLERANCE",
     "UnknownMetricsWarning",
     "lookup",
     "canonical_name",
@@ -207,6 +209,40 @@ TARGETS: dict[str, Target] = {
                "tasks", "TG max_depth rules"),
     ]
 }
+
+#: Equivalence margins for before/after comparisons (relative change, ±): a
+#: change smaller than this counts as "no change" (``compare``'s default
+#: ``tolerance``). Tail and count figures are noisier than medians and means,
+#: so their margins are wider; the guide's own example report calls a 3.5 %
+#: throughput drop "slightly worse", so throughput keeps a 3 % margin.
+TOLERANCES: dict[str, float] = {
+    "throughput_tps": 0.03,
+    "task_rate_tps": 0.03,
+    "latency_p50_s": 0.05,
+    "latency_p90_s": 0.05,
+    "latency_p99_s": 0.10,
+    "latency_max_s": 0.20,
+    "chain_latency_p50_s": 0.05,
+    "chain_latency_p99_s": 0.10,
+    "rollback_rate_pct": 0.10,
+    "timeout_rollback_rate_pct": 0.20,
+    "task_rollback_rate_pct": 0.10,
+    "avg_rollback_size": 0.10,
+    "blast_radius_max": 0.20,
+    "memory_avg_mb": 0.05,
+    "memory_peak_mb": 0.10,
+    "memory_mb": 0.05,
+    "memory_per_active_task_mb": 0.05,
+    "proof_p50_s": 0.05,
+    "proof_p99_s": 0.10,
+    "confirmation_p99_s": 0.10,
+    "recovery_time_s": 0.10,
+    "recovery_time_p99_s": 0.15,
+    "proof_queue_depth": 0.20,
+    "active_tasks": 0.05,
+}
+#: Equivalence margin of a figure without an entry in :data:`TOLERANCES`.
+DEFAULT_TOLERANCE = 0.05
 
 # alias sample name -> (canonical sample name, value factor); built once.
 _ALIASES: dict[str, tuple[str, float]] = {}

@@ -55,6 +55,9 @@ __all__ = [
     "fixture_names",
     "fixture_path",
     "fixture_config",
+    "config_names",
+    "config_path",
+    "load_config",
     "load_fixture",
     "fixture_workload",
     "build_fixtures",
@@ -151,6 +154,71 @@ def fixture_config(name: str):
 
 
 # ---------------------------------------------------------------- configuration
+
+
+def config_names() -> list[str]:
+    """Names of the bundled configurations (``fixtures/configs/<name>.toml``), sorted.
+
+    The guide's four scenarios plus the two fixture configurations.
+
+    Examples
+    --------
+    >>> config_names()
+    ['after-max-depth-3', 'baseline', 'burst-traffic', 'cost-optimized', 'high-reliability', 'low-latency-trading']
+    """
+    folder = fixtures_dir() / "configs"
+    return sorted(p.stem for p in folder.glob("*.toml")) if folder.is_dir() else []
+
+
+def config_path(name_or_path: str | os.PathLike[str], *, field: str = "config") -> Path:
+    """The TOML file a ``--config`` value names: an existing file, or a bundled name.
+
+    An existing path wins (relative to the working directory); otherwise a bare
+    name (``"baseline"``, ``"low-latency-trading"``, with or without ``.toml``)
+    is looked up in ``fixtures/configs/``, so examples work from any directory.
+
+    Raises
+    ------
+    DataError
+        Neither a file nor a bundled name; the message lists the bundled names.
+
+    Examples
+    --------
+    >>> config_path("baseline").name
+    'baseline.toml'
+    >>> config_path("no-such-config")
+    Traceback (most recent call last):
+    ...
+    specanalysis.errors.DataError: ...no such file and no bundled configuration of that name...
+    """
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    stem = path.name[:-5] if path.name.endswith(".toml") else path.name
+    bundled = fixtures_dir() / "configs" / f"{stem}.toml"
+    if path.parent == Path(".") and bundled.is_file():
+        return bundled
+    names = config_names()
+    raise DataError(
+        "no such file and no bundled configuration of that name",
+        source=str(name_or_path), field=field,
+        expected="a TOML file, or one of the bundled configurations: "
+        + (", ".join(names) if names else "(none built: run `specanalysis fixtures "
+           "build`)") + " (`specanalysis fixtures list` shows their paths)",
+    )
+
+
+def load_config(name_or_path: str | os.PathLike[str]):
+    """A ``SpeculationConfig`` from a TOML file or a bundled name (:func:`config_path`).
+
+    Examples
+    --------
+    >>> load_config("high-reliability").max_depth
+    2
+    """
+    from specanalysis.config import SpeculationConfig
+
+    return SpeculationConfig.from_toml(config_path(name_or_path))
 
 
 def _fixture_configs() -> dict[str, Any]:

@@ -78,15 +78,12 @@ def _flag_error(exc: SpecAnalysisError) -> SpecAnalysisError:
 
 def _load_config(path: str | None):
     from specanalysis.config import SpeculationConfig
+    from specanalysis.fixtures import config_path
     from specanalysis.sim.bench import default_config
 
     if path is None:
         return default_config()
-    p = Path(path)
-    if not p.exists():
-        raise SpecAnalysisError("no such file", source=path, field="--config",
-                                expected="a TOML file with a [speculation] table")
-    return SpeculationConfig.from_toml(p)
+    return SpeculationConfig.from_toml(config_path(path, field="--config"))
 
 
 def _seed(value: str) -> int:
@@ -204,9 +201,10 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", metavar="FILE.toml",
-                   help="runtime configuration to benchmark ([speculation] TOML, e.g. a "
-                   "scenario file from fixtures/configs/); default: the runtime "
+    p.add_argument("--config", metavar="FILE.toml|NAME",
+                   help="runtime configuration to benchmark: a [speculation] TOML file "
+                   "or a bundled name (baseline, low-latency-trading, ...; "
+                   "`specanalysis fixtures list` shows them); default: the runtime "
                    "defaults with speculation enabled")
     p.add_argument("--seed", default="0", metavar="N",
                    help="simulator seed; the same seed gives the same result file "

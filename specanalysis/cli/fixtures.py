@@ -37,12 +37,20 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from specanalysis.fixtures import fixture_names, fixtures_dir
+    from specanalysis.fixtures import config_names, fixture_names, fixtures_dir
 
     root = fixtures_dir()
+    print("fixtures (--fixture NAME, load_fixture(NAME)):")
     for name in fixture_names():
         present = (root / name / "samples.parquet").exists()
-        print(f"{name:<20} {root / name}{'' if present else '  (not built)'}")
+        print(f"  {name:<22} {root / name}{'' if present else '  (not built)'}")
+    print("configurations (--config NAME, load_config(NAME)):")
+    names = config_names()
+    for name in names:
+        print(f"  {name:<22} {root / 'configs' / (name + '.toml')}")
+    if not names:
+        print(f"  (none built under {root / 'configs'}: run `specanalysis fixtures "
+              "build`)")
     return 0
 
 
@@ -63,5 +71,6 @@ def register(subparsers) -> None:
                        "$SPECANALYSIS_FIXTURES or ./fixtures of the checkout)")
     build.add_argument("--quiet", action="store_true", help="no step messages")
     build.set_defaults(func=run_build)
-    lst = sub.add_parser("list", help="fixture names and where they are")
+    lst = sub.add_parser("list", help="fixture and configuration names and where "
+                         "they are")
     lst.set_defaults(func=run_list)

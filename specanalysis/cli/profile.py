@@ -20,16 +20,9 @@ __all__ = ["register", "run", "add_source_arguments", "open_source", "profile_ta
 ENV_URL = "SPECANALYSIS_PROMETHEUS_URL"
 ENV_TOKEN = "SPECANALYSIS_PROMETHEUS_TOKEN"
 
-SOURCE_HELP = f"""\
-data source (one of; default: ${ENV_URL} when set, else an error):
-  --prometheus URL   a live Prometheus-compatible server (Prometheus, Thanos, Mimir,
-                     VictoriaMetrics); a bearer token is read from ${ENV_TOKEN}
-                     and never printed
-  --samples FILE     exported samples: Parquet (.parquet, from write_samples) or
-                     Prometheus text / OpenMetrics (.txt, .prom, .om, .openmetrics)
-  --fixture NAME     a bundled, simulator-generated fixture (baseline,
-                     after-max-depth-3)
-"""
+#: Description of the "data source" option group (the options themselves carry the
+#: details, so ``--help`` lists each option once).
+SOURCE_HELP = (f"one of the three; default: ${ENV_URL} when set, else an error")
 
 FIGURES_HELP = """\
 figures (the guide's profiling script, then the figures its tuning sections read):
@@ -55,15 +48,18 @@ A figure whose metric is missing prints n/a with the reason.
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``--prometheus/--samples/--fixture``, ``--window``, ``--at``, ``--deadline``."""
-    group = parser.add_argument_group("data source")
+    group = parser.add_argument_group("data source", SOURCE_HELP)
     src = group.add_mutually_exclusive_group()
     src.add_argument("--prometheus", metavar="URL",
-                     help=f"Prometheus base URL (default ${ENV_URL}); token from "
-                     f"${ENV_TOKEN}")
+                     help="a live Prometheus-compatible server (Prometheus, Thanos, "
+                     f"Mimir, VictoriaMetrics); default ${ENV_URL}; a bearer token "
+                     f"is read from ${ENV_TOKEN} and never printed")
     src.add_argument("--samples", metavar="FILE", type=Path,
-                     help="samples file: .parquet, or exposition/OpenMetrics text")
+                     help="exported samples: Parquet (.parquet, from write_samples) or "
+                     "Prometheus text / OpenMetrics (.txt, .prom, .om, .openmetrics)")
     src.add_argument("--fixture", metavar="NAME",
-                     help="bundled fixture name (e.g. baseline)")
+                     help="a bundled, simulator-generated fixture (baseline, "
+                     "after-max-depth-3; `specanalysis fixtures list`)")
     group.add_argument("--window", default="1h", metavar="DURATION",
                        help="look-back window, PromQL duration (default: 1h, as the "
                        "guide's script)")
@@ -205,7 +201,7 @@ def register(subparsers: Any) -> None:
             "peak active tasks, and the figures the guide's tuning rules read. "
             "Every figure is printed with its unit; --json adds the PromQL of each."
         ),
-        epilog=SOURCE_HELP + "\n" + FIGURES_HELP + """
+        epilog=FIGURES_HELP + """
 examples:
   specanalysis profile --fixture baseline
   specanalysis profile --samples metrics.parquet --window 30m --json

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from specanalysis.cli.profile import SOURCE_HELP, add_source_arguments, measure
+from specanalysis.cli.profile import add_source_arguments, measure
 from specanalysis.errors import DataError
 
 __all__ = ["register", "run"]
@@ -16,9 +16,10 @@ __all__ = ["register", "run"]
 def run(args: argparse.Namespace) -> int:
     """Profile the source, evaluate the rules against ``--config``, print (and write)."""
     from specanalysis.config import SpeculationConfig
+    from specanalysis.fixtures import config_path
     from specanalysis.tuning import recommend
 
-    config = SpeculationConfig.from_toml(Path(args.config))
+    config = SpeculationConfig.from_toml(config_path(args.config, field="--config"))
     profile, source, description = measure(args)
     recs = recommend(profile, config, source=source,
                      quadrant="apply" if args.apply_quadrant else "advise")
@@ -58,8 +59,9 @@ def register(subparsers: Any) -> None:
             "effect; conflicting rules are resolved by priority (rollback safety > "
             "memory > latency/timeouts > throughput/cost) and reported."
         ),
-        epilog=SOURCE_HELP + """
+        epilog="""\
 examples:
+  specanalysis recommend --config baseline --fixture baseline
   specanalysis recommend --config current.toml --fixture baseline
   specanalysis recommend --config current.toml --prometheus http://localhost:9090 \\
       --window 1h --write proposed.toml
@@ -70,9 +72,11 @@ exit codes: 0 ok, 2 bad input (invalid config, no source, unreadable file),
 """,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--config", required=True, metavar="FILE",
-                        help="the current configuration (TOML with a [speculation] "
-                        "table)")
+    parser.add_argument("--config", required=True, metavar="FILE|NAME",
+                        help="the current configuration: a TOML file with a "
+                        "[speculation] table, or a bundled name (baseline, "
+                        "high-reliability, ...; `specanalysis fixtures list` shows "
+                        "them with their paths)")
     add_source_arguments(parser)
     parser.add_argument("--write", metavar="FILE",
                         help="write the proposed configuration as TOML")
