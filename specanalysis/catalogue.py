@@ -108,9 +108,37 @@ _MS = 0.001
 _METRICS: list[Metric] = [
     Metric("speculation_tasks_total", "counter", "tasks",
            "Speculative tasks executed; the rollback-rate denominator.", "higher",
-           aliases={"speculation_tasks_scheduled_total": 1.0,
-                    "speculation_tasks_scheduled": 1.0,
-                    "agenc_speculation_executions_total": 1.0}),
+           aliases={"agenc_speculation_executions_total": 1.0}),
+    Metric("speculation_tasks_scheduled_total", "counter", "tasks",
+           "Tasks submitted to the runtime (the offered load), rejected ones "
+           "included; unlike speculation_tasks_total it is not shaped by the "
+           "runtime's queues and limits.",
+           aliases={"speculation_tasks_scheduled": 1.0}),
+    Metric("speculation_tasks_rejected_total", "counter", "tasks",
+           "Tasks refused at submission (load shedding), by reason "
+           "(proof_queue_full).", "lower", labels=("reason",)),
+    Metric("speculation_tasks_deferred_total", "counter", "tasks",
+           "Ready tasks refused speculative admission, once per task attempt and "
+           "reason (depth_limit, branch_limit, snapshot_limit, pending_ops_limit, "
+           "memory_limit, cascade_limit, proof_queue_full, disabled, rollout); "
+           "depth is the depth the task would have had.", "lower",
+           labels=("reason", "depth")),
+    Metric("speculation_deferral_wait_seconds", "histogram", "seconds",
+           "Time a deferred task waited, first refusal to execution start.",
+           "lower", aliases={"speculation_timing_deferral_wait_ms": _MS}),
+    Metric("speculation_execution_seconds", "histogram", "seconds",
+           "Execution time of each task attempt.",
+           aliases={"speculation_execution_latency_ms": _MS}),
+    Metric("speculation_proof_batch_duration_seconds", "histogram", "seconds",
+           "Service time of each proof batch (fixed batch cost plus the proofs "
+           "in it), without queueing."),
+    Metric("speculation_proof_workers_busy", "gauge", "workers",
+           "Proof workers busy generating a batch."),
+    Metric("speculation_proof_workers", "gauge", "workers",
+           "Proof workers (proof.worker_threads)."),
+    Metric("speculation_config", "gauge", "value",
+           "The configuration the runtime runs with, one series per parameter "
+           "(dotted name; booleans 1/0).", labels=("parameter",)),
     Metric("speculation_tasks_confirmed_total", "counter", "tasks",
            "Tasks whose proof was confirmed on chain (finalised).", "higher",
            aliases={"speculation_proofs_confirmed_total": 1.0}),

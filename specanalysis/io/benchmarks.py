@@ -69,6 +69,7 @@ __all__ = [
     "KIND",
     "MANIFEST_KIND",
     "SUMMARY_FIELDS",
+    "LATER_SUMMARY_FIELDS",
     "TIMING_FIELDS",
     "WINDOW_S",
     "DEFAULT_DEPTH_DISTRIBUTION",
@@ -91,6 +92,10 @@ DEFAULT_DEPTH_DISTRIBUTION = "uniform:1-5"
 #: The simulated time distributions a result records (``workload`` section).
 TIMING_FIELDS: tuple[str, ...] = ("exec_time", "proof_time", "proof_overhead",
                                   "confirm_time")
+#: Summary figures added after schema version 1 was first written: a file without
+#: them is still valid (they read as NaN).
+LATER_SUMMARY_FIELDS: frozenset[str] = frozenset({"rejected_pct", "deferred_pct",
+                                                   "auto_disabled_pct"})
 #: Per-window length of the series (the simulator's scrape interval).
 WINDOW_S = 15.0
 
@@ -120,6 +125,9 @@ SUMMARY_FIELDS: dict[str, tuple[str, str | None, str]] = {
     "recovery_time_p99_s": ("s", "lower", "Recovery time p99"),
     "queue_utilisation_peak_pct": ("%", "lower", "Proof queue peak / capacity"),
     "mean_batch_size": ("proofs", None, "Proofs per batch formed"),
+    "rejected_pct": ("%", "lower", "Tasks refused at submission (proof queue full)"),
+    "deferred_pct": ("%", "lower", "Execution attempts deferred at least once"),
+    "auto_disabled_pct": ("%", "lower", "Share of the time speculation was auto-disabled"),
 }
 
 _PARAM_TYPES: dict[str, tuple[type, ...]] = {
@@ -417,7 +425,7 @@ def _result_from_dict(doc: Any, source: str) -> BenchResult:
         raise _fail("is not an object", source, "summary", "a JSON object")
     summary: dict[str, float] = {}
     for key in SUMMARY_FIELDS:
-        if key not in summary_doc:
+        if key not in summary_doc and key not in LATER_SUMMARY_FIELDS:
             raise _fail("is missing", source, f"summary.{key}", "a number or null")
     for key, value in summary_doc.items():
         if key not in SUMMARY_FIELDS:
@@ -430,6 +438,8 @@ def _result_from_dict(doc: Any, source: str) -> BenchResult:
                         "a number or null")
         else:
             summary[key] = float(value)
+    for key in LATER_SUMMARY_FIELDS:
+        summary.setdefault(key, math.nan)
     series = _series_from_json(doc["series"], source)
     parameters = BenchParameters(
         duration_s=float(params["duration_s"]),
