@@ -32,6 +32,8 @@ __all__ = [
     "WorkloadSpecError",
     "DataError",
     "MissingDependencyError",
+    "SweepError",
+    "SchedulerUnavailable",
 ]
 
 
@@ -173,3 +175,11 @@ class DataError(SpecAnalysisError, ValueError):
 class MissingDependencyError(SpecAnalysisError, ImportError):
     """An optional dependency is not installed; the message names the package to install."""
 
+
+
+class SweepError(SpecAnalysisError, RuntimeError):
+    """A what-if sweep could not finish; the runs it completed are kept in its cache."""
+
+
+class SchedulerUnavailable(SweepError, ConnectionError):
+    """The Dask scheduler could not be reached (raised before any work is lost)."""
