@@ -12,7 +12,8 @@ Layers, lowest first (a module may import its own layer and the ones below):
 vocabulary     errors, _time, catalogue, frames, query, matrix (the
                classification matrix), config, _optional (the optional-import
                helper: errors only), stats (pure statistical tests: numpy and
-               errors only), buckets (histogram bucket arithmetic: errors only)
+               errors only), buckets (histogram bucket arithmetic: errors only),
+               limits (resource limits), _secrets (the masking function)
 data           io/, sources/, sim/, datasets (synthetic samples), fixtures
                (the bundled, simulator-generated fixtures: reads io/, runs sim/)
 understand     profile, classify, models/, compare
@@ -43,7 +44,7 @@ LAYER_NAMES = ("vocabulary", "data", "understand", "decide/tell", "present")
 #: Module (or package prefix) -> layer index into LAYER_NAMES.
 LAYERS: dict[str, int] = {
     "errors": 0, "_time": 0, "catalogue": 0, "frames": 0, "query": 0, "matrix": 0,
-    "config": 0, "_optional": 0, "stats": 0, "buckets": 0,
+    "config": 0, "_optional": 0, "stats": 0, "buckets": 0, "limits": 0, "_secrets": 0,
     "io": 1, "sources": 1, "sim": 1, "datasets": 1, "fixtures": 1,
     "profile": 2, "classify": 2, "models": 2, "compare": 2,
     "tuning": 3, "report": 3,
