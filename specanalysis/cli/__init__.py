@@ -6,7 +6,7 @@ chosen one and turns errors into exit codes:
 
 * 0 -- success
 * 2 -- bad input (a flag, file or config that cannot be used)
-* 3 -- the data source (Prometheus) could not be reached
+* 3 -- the data source (Prometheus) or the Dask scheduler could not be reached
 """
 
 from __future__ import annotations
@@ -17,15 +17,19 @@ import sys
 from collections.abc import Sequence
 
 from specanalysis import __version__
-from specanalysis.errors import PrometheusUnavailable, SpecAnalysisError
+from specanalysis.errors import (
+    PrometheusUnavailable,
+    SchedulerUnavailable,
+    SpecAnalysisError,
+)
 
 __all__ = ["main", "build_parser"]
 
 # command modules, in the order --help lists them
-COMMANDS = ("profile", "recommend", "bench", "fixtures")
+COMMANDS = ("profile", "recommend", "bench", "sweep", "fixtures")
 
 EPILOG = """\
-exit codes: 0 ok, 2 bad input, 3 data source unreachable
+exit codes: 0 ok, 2 bad input, 3 data source or Dask scheduler unreachable
 
 examples:
   specanalysis profile --fixture baseline
@@ -35,6 +39,8 @@ examples:
       --output throughput.json
   specanalysis bench suite --config current.toml --runs 3 --output-dir results/
   specanalysis bench report --input-dir results/ --output report.md
+  specanalysis sweep --config current.toml --workload fixture:baseline \\
+      --set speculation.max_depth=3,5,8 --set proof.worker_threads=4,8 --seeds 5
   specanalysis fixtures build
 
 Live Prometheus: set SPECANALYSIS_PROMETHEUS_URL (and SPECANALYSIS_PROMETHEUS_TOKEN
@@ -78,6 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except PrometheusUnavailable as exc:
         print(f"specanalysis: data source unreachable: {exc}", file=sys.stderr)
+        return 3
+    except SchedulerUnavailable as exc:
+        print(f"specanalysis: Dask scheduler unreachable: {exc}", file=sys.stderr)
         return 3
     except SpecAnalysisError as exc:
         print(f"specanalysis: error: {exc}", file=sys.stderr)

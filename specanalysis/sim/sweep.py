@@ -88,6 +88,7 @@ MAX_RUNS = 100_000
 CHUNK_TARGET_S = 0.5
 
 _WL = "workload."
+_ZERO = re.compile(r"^0+(?:\.0*)?(?:ms|s|m|h|d|w|y)?$")
 _CACHE_SCHEMA_VERSION = "1"
 _EXECUTOR_WORDS = ("serial", "processes")
 
@@ -338,7 +339,9 @@ def _check_seeds(seeds: Any, seed: Any, problems: list[str]) -> tuple[int, ...]:
 
 def _seconds(value: Any, name: str, problems: list[str], *, zero_ok: bool = False
              ) -> float:
-    if zero_ok and (value is None or value == 0 or value == "0"):
+    if zero_ok and (value is None or (isinstance(value, int | float)
+                                      and not isinstance(value, bool) and value == 0)
+                    or (isinstance(value, str) and _ZERO.match(value.strip()))):
         return 0.0
     try:
         return parse_duration(value, field=name)
@@ -635,7 +638,7 @@ class _Runner:
 
             progress(futures, notebook=True, multi=False)
         try:
-            for fut in as_completed(futures):
+            for fut in as_completed(futures, loop=client.loop):
                 try:
                     out = fut.result()
                 except (OSError, TimeoutError) as exc:
