@@ -250,24 +250,18 @@ def _wide():
                      tbl_hide_dataframe_shape=True, float_precision=3)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is out of range (expected >= 1)")
-    return value
-
-
-def _nonnegative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is out of range (expected >= 0)")
-    return value
+def _int_at_least(lo: int):
+    """An argparse type: an integer >= ``lo``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < lo:
+            raise argparse.ArgumentTypeError(f"{value} is out of range (expected >= "
+                                             f"{lo})")
+        return value
+    return parse
 
 
 def register(subparsers: Any) -> None:
@@ -293,9 +287,9 @@ def register(subparsers: Any) -> None:
                         help="base workload: fixture:NAME or a .toml/.json file")
     parser.add_argument("--set", action="append", metavar="NAME=V1,V2,...",
                         help="a grid axis (repeatable)")
-    parser.add_argument("--seeds", type=_positive_int, default=5, metavar="N",
+    parser.add_argument("--seeds", type=_int_at_least(1), default=5, metavar="N",
                         help="seeds per point (default 5)")
-    parser.add_argument("--seed", type=_nonnegative_int, default=0, metavar="N",
+    parser.add_argument("--seed", type=_int_at_least(0), default=0, metavar="N",
                         help="entropy of the SeedSequence the seeds come from "
                         "(default 0)")
     parser.add_argument("--duration", default="1m", metavar="DURATION",
