@@ -32,6 +32,7 @@ __all__ = [
     "WorkloadSpecError",
     "DataError",
     "MissingDependencyError",
+    "ConfigMismatchError",
     "SweepError",
     "SchedulerUnavailable",
 ]
@@ -175,6 +176,10 @@ class DataError(SpecAnalysisError, ValueError):
 class MissingDependencyError(SpecAnalysisError, ImportError):
     """An optional dependency is not installed; the message names the package to install."""
 
+
+class ConfigMismatchError(ConfigError):
+    """The configuration a user passed disagrees with the configuration gauges in the
+    data (``strict`` mode); ``problems`` names each parameter with both values."""
 
 
 class SweepError(SpecAnalysisError, RuntimeError):
