@@ -163,13 +163,11 @@ def load_workload(spec: str | None, overrides: dict[str, Any]) -> Any:
 
 def _load_config(path: str | None) -> Any:
     from specanalysis.config import SpeculationConfig
+    from specanalysis.fixtures import config_path
 
     if path is None:
         return SpeculationConfig(enabled=True)
-    if not Path(path).is_file():
-        raise DataError("file not found", source=path, field="--config",
-                        expected="a TOML file with a [speculation] table")
-    return SpeculationConfig.from_toml(Path(path))
+    return SpeculationConfig.from_toml(config_path(path, field="--config"))
 
 
 def _clean(value: Any) -> Any:
@@ -281,7 +279,8 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--config", metavar="FILE",
-                        help="base configuration (TOML with a [speculation] table; "
+                        help="base configuration: a TOML file with a [speculation] "
+                        "table or a bundled name (baseline, low-latency-trading, ...; "
                         "default: runtime defaults with speculation enabled)")
     parser.add_argument("--workload", metavar="SPEC",
                         help="base workload: fixture:NAME or a .toml/.json file")
