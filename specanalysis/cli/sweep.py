@@ -19,34 +19,35 @@ from specanalysis.errors import ConfigError, DataError, SpecAnalysisError
 __all__ = ["register", "run", "parse_set", "load_workload"]
 
 EPILOG = """\
-grid (--set, repeatable; every combination is a point):
-  --set speculation.max_depth=3,5,8          configuration keys (dotted, as in the
-  --set proof.worker_threads=4,8             TOML; the speculation. prefix is optional)
-  --set workload.rate=20,50,100              workload fields vary too
-  --set "workload.depth=choice:1=0.5,3=0.5;fixed:3"
-                                             values containing commas: separate
-                                             them with ';'
+grid (--set NAME=V1,V2,... repeated; every combination is a point):
+    --set speculation.max_depth=3,5,8      configuration keys, dotted as in the TOML
+    --set proof.worker_threads=4,8         (the speculation. prefix is optional)
+    --set workload.rate=20,50,100          workload fields vary too
+    --set "workload.depth=choice:1=0.5,3=0.5;fixed:3"
+                                           values containing commas: separate them
+                                           with ';'
   Values are read as TOML literals (3, 0.5, true, "text"); anything else is text.
   Unknown names get a did-you-mean; every value is range-checked, and all the
   problems are reported together before anything runs.
 
-workload (--workload; default: the simulator's default workload):
-  fixture:NAME     the bundled fixture NAME (e.g. baseline), profiled and
-                   calibrated (WorkloadProfile.to_workload)
-  FILE.toml/.json  Workload fields (rate, depth, pattern, failures, exec_time,
-                   proof_time, confirm_time, ...), at the top or in [workload]
-  --rate, --depth-distribution, --rate-pattern, --inject-failures override it.
+workload (--workload SPEC; default: the simulator's default workload):
+    fixture:NAME       the bundled fixture NAME (e.g. baseline), profiled and
+                       calibrated (WorkloadProfile.to_workload)
+    FILE.toml/.json    Workload fields (rate, depth, pattern, failures, exec_time,
+                       proof_time, confirm_time, ...), at the top or in [workload]
+  The workload overrides (listed above) change it before the grid is applied.
 
 where it runs:
-  default          every core of this machine (worker processes)
-  --serial         in this process
-  --scheduler tcp://host:8786
-                   an existing Dask cluster (pip install 'specanalysis[distributed]');
-                   the workers need the same specanalysis version installed. Results
-                   come back to this machine; --cache DIR lives here too.
+    (default)          every core of this machine (worker processes)
+    --serial           in this process
+    --scheduler tcp://host:8786
+                       an existing Dask cluster (pip install
+                       'specanalysis[distributed]'); the workers need the same
+                       specanalysis version. Results come back to this machine, and
+                       --cache DIR lives here too.
 
 examples:
-  specanalysis sweep --config base.toml --workload fixture:baseline \\
+  specanalysis sweep --config baseline --workload fixture:baseline \\
       --set speculation.max_depth=3,5,8 --set speculation.proof.worker_threads=4,8 \\
       --seeds 5 --cache .sweep-cache --output results.parquet
   specanalysis sweep --set max_depth=2,4 --set workload.rate=5,20 --seeds 3 \\
@@ -319,8 +320,12 @@ def register(subparsers: Any) -> None:
                         help="no progress bar (none is shown off a terminal or "
                         "under $CI anyway)")
     group = parser.add_argument_group("workload overrides")
-    group.add_argument("--rate", type=float, metavar="TASKS_PER_S")
-    group.add_argument("--depth-distribution", metavar="SPEC")
-    group.add_argument("--rate-pattern", metavar="SPEC")
-    group.add_argument("--inject-failures", type=float, metavar="FRACTION")
+    group.add_argument("--rate", type=float, metavar="TASKS_PER_S",
+                       help="tasks offered per second")
+    group.add_argument("--depth-distribution", metavar="SPEC",
+                       help="chain lengths: fixed:8, uniform:1-5, choice:1=0.5,3=0.5")
+    group.add_argument("--rate-pattern", metavar="SPEC",
+                       help="constant, burst:10x:30s:every:2m, piecewise:...")
+    group.add_argument("--inject-failures", type=float, metavar="FRACTION",
+                       help="share of proofs that are invalid (0..1)")
     parser.set_defaults(func=run)
