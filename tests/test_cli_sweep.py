@@ -41,7 +41,7 @@ def test_help_teaches_the_grid_syntax_and_exit_codes(capsys):
     assert exc.value.code == 0
     out = capsys.readouterr().out
     for text in ("--set speculation.max_depth=3,5,8", "fixture:NAME", "--scheduler",
-                 "tcp://host:8786", "--cache", "exit codes", "3 the Dask scheduler",
+                 "tcp://host:8786", "--cache", "exit codes", "or the Dask scheduler could not",
                  "separate", "did-you-mean"):
         assert text in out, text
 

@@ -53,8 +53,8 @@ examples:
   specanalysis sweep --set max_depth=2,4 --set workload.rate=5,20 --seeds 3 \\
       --duration 2m --scheduler tcp://scheduler:8786 --json
 
-exit codes: 0 ok, 2 bad input (unknown parameter, value out of range, empty grid,
-unreadable file), 3 the Dask scheduler cannot be reached
+Bad input (unknown parameter, value out of range, empty grid, unreadable file) exits 2
+before anything runs; an unreachable --scheduler exits 3.
 """
 
 _WORKLOAD_FLAGS = {"rate": "--rate", "depth": "--depth-distribution",
