@@ -104,11 +104,26 @@ _LAZY: dict[str, str] = {
     "pipeline": "specanalysis.models.pipeline",
     "TaskGraph": "specanalysis.models.pipeline",
     "PipelineModel": "specanalysis.models.pipeline",
+    # models: latency and rollbacks against depth
+    "fit_latency": "specanalysis.models.latency",
+    "LatencyFit": "specanalysis.models.latency",
+    "fit_rollback": "specanalysis.models.rollback",
+    "RollbackFit": "specanalysis.models.rollback",
+    "blast_radius": "specanalysis.models.rollback",
+    "optimal_depth": "specanalysis.models.rollback",
+    "DepthChoice": "specanalysis.models.rollback",
+    "predict_at_depth": "specanalysis.models.rollback",
     "fixture_names": "specanalysis.fixtures",
     "fixture_path": "specanalysis.fixtures",
     "load_config": "specanalysis.fixtures",
     "config_names": "specanalysis.fixtures",
     "config_path": "specanalysis.fixtures",
+    # proof cost and the proof pool (galois op counts, calibration, M/G/c)
+    "groth16_ops": "specanalysis.models.proofcost",
+    "ProofCostModel": "specanalysis.models.proofcost",
+    "proof_pool": "specanalysis.models.proofcost",
+    "size_proof_pool": "specanalysis.models.proofcost",
+    "capacity_headroom": "specanalysis.models.proofcost",
 }
 
 # submodules reachable as attributes (specanalysis.query, specanalysis.plots, ...)

@@ -456,24 +456,44 @@ class _Sim:
         n_tasks = int(lengths.sum())
         chain_of = np.repeat(np.arange(n_chains, dtype=np.int64), lengths)
         pos = np.arange(n_tasks, dtype=np.int64) - np.repeat(first, lengths)
+        parents: list[tuple[int, ...]] | None = None
         if wl.shape == "chain":
             parent = np.where(pos == 0, -1, np.arange(n_tasks) - 1)
-        elif wl.shape == "star":
+        elif wl.shape in ("star", "fan_out"):
             parent = np.where(pos == 0, -1, np.repeat(first, lengths))
-        else:  # tree: parent uniform among the earlier tasks of the chain
+        elif wl.shape == "tree":  # parent uniform among the earlier tasks of the chain
             u = r_shape.random(n_tasks)
             parent = np.where(pos == 0, -1,
                               np.repeat(first, lengths) + np.floor(u * pos).astype(np.int64))
+        else:  # diamond or dag: several parents per task
+            parents = []
+            for f, n in zip(first.tolist(), lengths.tolist(), strict=True):
+                if wl.shape == "dag":
+                    group = wl.graph
+                elif n < 3:
+                    group = [()] + [(j - 1,) for j in range(1, n)]
+                else:
+                    group = [()] + [(0,)] * (n - 2) + [tuple(range(1, n - 1))]
+                parents.extend(tuple(f + q for q in ps) for ps in group)
+            parent = np.asarray([ps[0] if ps else -1 for ps in parents], dtype=np.int64)
         self.chain_arrival = arr.tolist()
         self.chain_first = first.tolist()
         self.chain_len = lengths.tolist()
         self.chain_of = chain_of.tolist()
         self.pos = pos.tolist()
         self.parent = parent.astype(np.int64).tolist()
+        # multi-parent graphs: all parents of each task (None: single-parent shapes)
+        self.parents = parents if parents is not None and any(
+            len(ps) > 1 for ps in parents) else None
         children: list[list[int]] = [[] for _ in range(n_tasks)]
-        for i, p in enumerate(self.parent):
-            if p >= 0:
-                children[p].append(i)
+        if self.parents is None:
+            for i, p in enumerate(self.parent):
+                if p >= 0:
+                    children[p].append(i)
+        else:
+            for i, ps in enumerate(self.parents):
+                for p in ps:
+                    children[p].append(i)
         self.children = children
         rollout = cfg.features.rollout_percentage / 100.0
         self.chain_spec_ok = (r_roll.random(n_chains) < rollout).tolist()
@@ -649,11 +669,46 @@ class _Sim:
         self.def_r.append(reason)
         self.def_d.append(d)
 
+    def dag_depth(self, i: int) -> int:
+        """Depth of ``i`` in a multi-parent graph: -1 when a parent has not
+        executed, else the longest run of unconfirmed ancestors (WP Def 3.3)."""
+        status, parents = self.status, self.parents
+        for p in parents[i]:  # type: ignore[index]
+            sp = status[p]
+            if sp != FINAL and sp != PROVING and sp != PROVED and sp != SUBMITTED:
+                return -1
+        run: dict[int, int] = {}
+        stack = [p for p in parents[i] if status[p] != FINAL]  # type: ignore[index]
+        while stack:  # longest unconfirmed path ending at each unconfirmed ancestor
+            x = stack[-1]
+            if x in run:
+                stack.pop()
+                continue
+            todo = [q for q in parents[x] if status[q] != FINAL and q not in run]
+            if todo:
+                stack.extend(todo)
+                continue
+            stack.pop()
+            run[x] = 1 + max((run[q] for q in parents[x] if status[q] != FINAL),
+                             default=0)
+        return max((run[p] for p in parents[i] if status[p] != FINAL), default=0)
+
+    def parents_final(self, i: int) -> bool:
+        status = self.status
+        if self.parents is None:
+            p = self.parent[i]
+            return p < 0 or status[p] == FINAL
+        return all(status[p] == FINAL for p in self.parents[i])
+
     def try_start(self, i: int, now: float) -> int:
         status = self.status
         p = self.parent[i]
         d = 0
-        if p >= 0:
+        if self.parents is not None:
+            d = self.dag_depth(i)
+            if d < 0:
+                return BLOCKED_PARENT
+        elif p >= 0:
             sp = status[p]
             if sp != FINAL:
                 if sp != PROVING and sp != PROVED and sp != SUBMITTED:
@@ -764,8 +819,7 @@ class _Sim:
             return
         self.status[i] = PROVING
         self.r_exec_end[self.row[i]] = now
-        p = self.parent[i]
-        if self.optimistic or p < 0 or self.status[p] == FINAL:
+        if self.optimistic or self.parents_final(i):
             self.request_proof(i, now)
         status = self.status
         for ch in self.children[i]:
@@ -910,8 +964,7 @@ class _Sim:
         self.dispatch(now)
 
     def try_submit(self, i: int, now: float) -> None:
-        p = self.parent[i]
-        if p >= 0 and self.status[p] != FINAL:
+        if not self.parents_final(i):
             return
         self.status[i] = SUBMITTED
         self.r_sub[self.row[i]] = now
@@ -980,13 +1033,19 @@ class _Sim:
             self.chain_end[c] = now
         children = self.children
         stack = list(children[i])
+        seen: set[int] | None = set() if self.parents is not None else None
         while stack:
             j = stack.pop()
+            if seen is not None:
+                if j in seen:
+                    continue
+                seen.add(j)
             s = status[j]
             if s == WAITING:
                 if self.try_start(j, now) == BLOCKED_SLOT:
                     self.add_waiter(j)
-            elif self.parent[j] == i:
+            elif (self.parent[j] == i if seen is None
+                  else i in self.parents[j] and self.parents_final(j)):  # type: ignore[index]
                 if s == PROVED:
                     self.try_submit(j, now)
                 elif s == PROVING and self.job[j] == JOB_NONE:
@@ -1015,8 +1074,13 @@ class _Sim:
         undone = spec_undone = 0
         subtree = []
         stack = list(children[t])
+        seen: set[int] | None = set() if self.parents is not None else None
         while stack:
             j = stack.pop()
+            if seen is not None:
+                if j in seen:
+                    continue
+                seen.add(j)
             subtree.append(j)
             s = status[j]
             if s == EXEC or s == PROVING or s == PROVED or s == SUBMITTED:
