@@ -76,6 +76,7 @@ BATCH_DURATION = "speculation_proof_batch_duration_seconds"
 PROOF = "speculation_proof_generation_seconds"
 DEFERRAL_WAIT = "speculation_deferral_wait_seconds"
 E2E = "speculation_e2e_latency_seconds"
+CASCADE = "speculation_rollback_cascade_size"
 
 #: Documented split of a proof batch's cost (runtime-facts §4, proof-cost.md
 #: "Batching"): a Groth16 wrap of about 2 s per batch and about 150 ms per proof.
@@ -371,26 +372,42 @@ def _observed_depths(profile: Any) -> dict[int, float]:
                                             strict=True)}
 
 
+def _per_length_bins(frame: pl.DataFrame, value: str, edges: np.ndarray,
+                     lengths: list[int]) -> np.ndarray:
+    """Counts of ``value`` in the buckets ending at ``edges``, by chain length (rows)."""
+    out = np.zeros((len(lengths), len(edges)))
+    if frame.height == 0:
+        return out
+    b = np.minimum(np.searchsorted(edges, frame[value].to_numpy(), side="left"),
+                   len(edges) - 1)
+    pos = {L: i for i, L in enumerate(lengths)}
+    for L, k in zip(frame["length"].to_list(), b.tolist(), strict=True):
+        if L in pos:
+            out[pos[L], k] += 1.0
+    return out
+
+
 def _responses(result: Any, lengths: list[int], depths: int,
-               latency_edges: np.ndarray | None = None
+               latency_edges: np.ndarray | None = None,
+               cascade_edges: np.ndarray | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
     """Per chain, by chain length (rows): executed-depth counts (the first ``depths``
-    columns), deferred attempts (the next column) and, with ``latency_edges``,
-    tasks finalised in the window by end-to-end latency bucket (the last columns)."""
+    columns), deferred attempts (the next column), then, when edges are given, tasks
+    finalised in the window by end-to-end latency bucket and rollbacks by blast
+    radius bucket."""
     dur = result.duration
     ch = result.chains.filter(pl.col("arrived") < dur).select("chain_id", "length")
-    nb = 0 if latency_edges is None else len(latency_edges)
-    lat = np.zeros((len(lengths), nb))
-    if nb:
+    extra = []
+    if latency_edges is not None:
         fin = (result.tasks.filter(pl.col("finalized").is_not_null()
                                    & (pl.col("finalized") < dur))
-               .join(ch, on="chain_id", how="inner").select("length", "latency_s"))
-        b = np.searchsorted(latency_edges, fin["latency_s"].to_numpy(), side="left")
-        b = np.minimum(b, nb - 1)
-        pos = {L: i for i, L in enumerate(lengths)}
-        for L, k in zip(fin["length"].to_list(), b.tolist(), strict=True):
-            if L in pos:
-                lat[pos[L], k] += 1.0
+               .join(ch, on="chain_id", how="inner"))
+        extra.append(_per_length_bins(fin, "latency_s", latency_edges, lengths))
+    if cascade_edges is not None:
+        rb = (result.rollbacks.filter(pl.col("time") < dur)
+              .join(ch, on="chain_id", how="inner")
+              .with_columns(pl.col("size").cast(pl.Float64)))
+        extra.append(_per_length_bins(rb, "size", cascade_edges, lengths))
     tk = (result.tasks.filter(pl.col("exec_start") < dur)
           .join(ch, on="chain_id", how="inner"))
     # a deferred attempt starts at the instant its deferral wait is recorded
@@ -400,19 +417,17 @@ def _responses(result: Any, lengths: list[int], depths: int,
     by_defer = tk.filter(pl.col("deferred")).group_by("length").len()
     n_ch = dict(ch.group_by("length").len().iter_rows())
     resp = np.zeros((len(lengths), depths + 1))
-    ok = np.zeros(len(lengths), dtype=bool)
     idx = {L: i for i, L in enumerate(lengths)}
     for L, d, c in by_depth.iter_rows():
-        if L in idx and n_ch.get(L, 0) > 0:
-            resp[idx[L], min(int(d), depths - 1)] += c / n_ch[L]
+        if L in idx:
+            resp[idx[L], min(int(d), depths - 1)] += c
     for L, c in by_defer.iter_rows():
-        if L in idx and n_ch.get(L, 0) > 0:
-            resp[idx[L], depths] += c / n_ch[L]
-    for L, i in idx.items():
-        ok[i] = n_ch.get(L, 0) >= 3
-        if nb and n_ch.get(L, 0) > 0:
-            lat[i] /= n_ch[L]
-    return (np.hstack([resp, lat]) if nb else resp), ok
+        if L in idx:
+            resp[idx[L], depths] += c
+    full = np.hstack([resp, *extra])
+    counts = np.array([n_ch.get(L, 0) for L in lengths], dtype=float)
+    full = full / np.maximum(counts, 1.0)[:, None]
+    return full, counts >= 3
 
 
 def _solve_chains(resp: np.ndarray, ok: np.ndarray, lengths: list[int],
@@ -613,9 +628,12 @@ def _window(result: Any, warm: float) -> Any:
     waits = np.asarray(result.log.wait_t, dtype=np.float64)
     tasks = result.tasks.filter(pl.col("exec_start") >= warm)
     chains = result.chains.filter(pl.col("arrived") >= warm)
-    return _Window(tasks.with_columns(pl.col("exec_start") - warm),
+    rollbacks = result.rollbacks.filter(pl.col("time") >= warm)
+    return _Window(tasks.with_columns(pl.col("exec_start") - warm,
+                                      pl.col("finalized") - warm),
                    chains.with_columns(pl.col("arrived") - warm),
-                   result.duration - warm, waits[waits >= warm] - warm)
+                   result.duration - warm, waits[waits >= warm] - warm,
+                   rollbacks.with_columns(pl.col("time") - warm))
 
 
 @dataclass
@@ -624,6 +642,7 @@ class _Window:
     chains: pl.DataFrame
     duration: float
     wait_times: np.ndarray
+    rollbacks: pl.DataFrame
 
 
 def _fit_chains(profile, workload, cfg, settings, run, observed, total, iterations,
@@ -633,11 +652,14 @@ def _fit_chains(profile, workload, cfg, settings, run, observed, total, iteratio
     waits = profile.histograms.get(DEFERRAL_WAIT)
     deferred_attempts = (float(waits["count"]) if waits and waits["count"] >= 0
                          else float("nan"))
-    e2e = profile.histograms.get(E2E)
-    edges = lat_obs = None
-    if e2e and e2e["buckets"].height and e2e["count"] > 0:
-        edges = e2e["buckets"]["upper"].to_numpy()
-        lat_obs = e2e["buckets"]["count"].to_numpy()
+    def buckets(family: str) -> tuple[np.ndarray | None, list[float]]:
+        h = profile.histograms.get(family)
+        if h and h["buckets"].height and h["count"] > 0:
+            return h["buckets"]["upper"].to_numpy(), h["buckets"]["count"].to_list()
+        return None, []
+
+    edges, lat_obs = buckets(E2E)
+    c_edges, casc_obs = buckets(CASCADE)
     deferred = profile.deferrals
     top = max(observed) + 1
     if deferred.height and deferred["depth"].drop_nulls().len():
@@ -658,15 +680,18 @@ def _fit_chains(profile, workload, cfg, settings, run, observed, total, iteratio
                           for L in lengths}
             wl = replace(workload, depth={k: v for k, v in design.items() if v > 0})
             res = _window(run(wl, settings, seed + 101 * it + 7 * attempt), warm)
-            resp, ok = _responses(res, lengths, dmax, edges)
+            resp, ok = _responses(res, lengths, dmax, edges, c_edges)
             cols = list(range(dmax))
             target = list(obs)
             if math.isfinite(deferred_attempts):
                 cols.append(dmax)
                 target.append(deferred_attempts)
-            if edges is not None:
-                cols.extend(range(dmax + 1, dmax + 1 + len(edges)))
-                target.extend(lat_obs.tolist())
+            nxt = dmax + 1
+            for e, o in ((edges, lat_obs), (c_edges, casc_obs)):
+                if e is not None:
+                    cols.extend(range(nxt, nxt + len(e)))
+                    target.extend(o)
+                    nxt += len(e)
             n, rel = _solve_chains(resp[:, cols], ok, lengths, np.asarray(target),
                                    total)
             if n.sum() <= 0:
