@@ -9,8 +9,11 @@ Semantics
 ---------
 Chains
     Every task of a chain arrives with the chain; the first task is the root, each
-    other task has exactly one parent (``Workload.shape``: chain, star, tree). A task
-    can execute once its parent has *executed* (its output exists).
+    other task has exactly one parent (``Workload.shape``: chain, star/fan_out,
+    tree) or several (``diamond``, ``dag`` with parent lists). A task can execute
+    once all its parents have *executed* (their outputs exist), is submitted once
+    all its parents are final, and a rollback undoes every executed descendant
+    (cascade); in a DAG its depth is the longest run of unconfirmed ancestors.
 Depth
     The number of *unconfirmed* (not finalised) ancestors of a task when it starts
     executing (runtime-facts §4, DD reading): root or parent finalised -> 0. A task
@@ -28,9 +31,10 @@ Proofs
     When a task finishes executing, its proof request enters the proof queue
     (``proof.queue_size``); when the queue is full the request waits outside it
     (backpressure, FIFO). ``proof.worker_threads`` workers each take up to
-    ``proof.batch_size`` queued proofs at once, without waiting to fill a batch; a
-    batch of ``k`` costs ``proof_overhead + k`` per-proof draws of ``proof_time`` and
-    all its proofs complete together. With ``optimistic_generation`` /
+    ``proof.batch_size`` queued proofs at once; a free worker waits for a batch
+    to fill until ``SimSettings.batch_timeout`` after the oldest queued proof's
+    arrival. A batch of ``k`` costs ``proof_overhead + k`` per-proof draws of
+    ``proof_time`` and all its proofs complete together. With ``optimistic_generation`` /
     ``enable_optimistic_proofs`` off, a proof is requested only once the parent is
     finalised. A proof not done ``proof.timeout_ms`` after its request is a
     ``timeout``.
@@ -52,6 +56,25 @@ Rollback
     ``Workload.invalid_output_share``); after a timeout or a prover fault it keeps
     them, and descendants whose proof was generated (or being generated) re-prove.
     Blast radius = trigger + undone descendants.
+Admission and load shedding
+    A speculative execution is deferred (counted once per attempt and reason in
+    ``speculation_tasks_deferred_total``) when speculation is off or
+    auto-disabled, the chain is outside the rollout share, the depth limit, the
+    branch limit, the snapshot, pending-operation or memory limit would be
+    exceeded, its chain already holds ``limits.max_rollback_cascade_size`` tasks
+    in flight (so no rollback can undo more), or the proof queue is full. With
+    ``SimSettings.on_full_queue == "reject"`` a chain arriving while the proof
+    queue is full is refused whole (``speculation_tasks_rejected_total``).
+Auto-disable
+    :class:`SimSettings` picks the reading (operations policy by default,
+    the scheduler code's cumulative threshold, or off).
+Instances
+    ``Workload.instances > 1`` runs independent runtimes, each with the
+    configuration's limits and a Poisson share of the chains; the result merges
+    them (``instance`` column and label) and keeps each in ``SimResult.parts``.
+Not modelled
+    ``checkpoint`` rollback (the runtime does not implement it; it behaves as
+    ``cascade``), stake admission and slashing amounts.
 Memory (bytes, by component; :class:`MemoryModel`)
     state_snapshots = in-flight speculative tasks x ``Workload.state_mb``;
     pending_operations = in-flight tasks x 1 KiB; proof_cache = proofs generated
@@ -658,7 +681,12 @@ class _Sim:
             self.add_waiter(i)
 
     def defer(self, i: int, reason: int, d: int, now: float) -> None:
-        """Count a refused speculative admission once per task attempt and reason."""
+        """Count a refused speculative admission once per task attempt and reason.
+
+        The record keeps the task's structural dependency depth (its position in
+        the chain, root 0: the on-chain ``Task.dependency_depth``), so deferrals at
+        the depth limit show how deep the offered chains go beyond the cap.
+        """
         bit = 1 << reason
         if self.def_mask[i] & bit:
             return
@@ -667,31 +695,27 @@ class _Sim:
             self.def_first[i] = now
         self.def_t.append(now)
         self.def_r.append(reason)
-        self.def_d.append(d)
+        self.def_d.append(self.pos[i])
 
     def dag_depth(self, i: int) -> int:
         """Depth of ``i`` in a multi-parent graph: -1 when a parent has not
-        executed, else the longest run of unconfirmed ancestors (WP Def 3.3)."""
+        executed, else the longest run of unconfirmed ancestors (WP Def 3.3),
+        counted up to ``max_depth``."""
         status, parents = self.status, self.parents
         for p in parents[i]:  # type: ignore[index]
             sp = status[p]
             if sp != FINAL and sp != PROVING and sp != PROVED and sp != SUBMITTED:
                 return -1
-        run: dict[int, int] = {}
-        stack = [p for p in parents[i] if status[p] != FINAL]  # type: ignore[index]
-        while stack:  # longest unconfirmed path ending at each unconfirmed ancestor
-            x = stack[-1]
-            if x in run:
-                stack.pop()
-                continue
-            todo = [q for q in parents[x] if status[q] != FINAL and q not in run]
-            if todo:
-                stack.extend(todo)
-                continue
-            stack.pop()
-            run[x] = 1 + max((run[q] for q in parents[x] if status[q] != FINAL),
-                             default=0)
-        return max((run[p] for p in parents[i] if status[p] != FINAL), default=0)
+        # level k holds the unconfirmed ancestors k edges up some path of
+        # unconfirmed tasks; the depth is the deepest non-empty level. Walking
+        # stops at max_depth (a deeper run blocks the task all the same).
+        cap = self.max_depth if self.enabled else 1
+        level = {p for p in parents[i] if status[p] != FINAL}  # type: ignore[index]
+        d = 0
+        while level and d < cap:
+            d += 1
+            level = {q for x in level for q in parents[x] if status[q] != FINAL}
+        return d
 
     def parents_final(self, i: int) -> bool:
         status = self.status
@@ -1331,9 +1355,9 @@ class SimResult:
 
         The parameters are read back from the workload: ``rate``, the depth and
         pattern specs, and ``failures`` as the injected failure fraction.
-        See :func:`specanalysis.sim.bench.result_from_simulation`.
+        See :func:`specanalysis.io.benchmarks.result_from_simulation`.
         """
-        from specanalysis.sim.bench import result_from_simulation
+        from specanalysis.io.benchmarks import result_from_simulation
 
         return result_from_simulation(self, warmup=warmup,
                                       measure_latency=measure_latency, test=test,
