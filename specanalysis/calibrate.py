@@ -312,10 +312,22 @@ def _split_batch_cost(profile: Any, mean_d: float, cv_d: float, rows: list,
     if not math.isfinite(kbar):
         notes.append("proof cost: no batch counters; per-proof cost left at the default")
         return None
+    # proofs that time out leave the proof histogram but not their batch: then the
+    # batch-size gauge is the better mean (and per-interval ratios are biased)
+    timeouts = 0.0
+    if profile.rollback_reasons.height:
+        timeouts = float(profile.rollback_reasons.filter(
+            pl.col("reason") == "timeout")["events"].sum())
+    gauge = profile.figures.get("batch_size_avg")
+    biased = False
+    if timeouts > 0 and gauge is not None and gauge.available and gauge.value > kbar:
+        notes.append(f"{timeouts:.0f} proof timeouts: mean batch size from the batch-size "
+                     f"gauge ({gauge.value:.3g}), not proofs done / batches ({kbar:.3g})")
+        kbar, biased = gauge.value, True
     o = p = float("nan")
     se_o = se_p = float("nan")
     method = ""
-    if d.height >= 8:
+    if d.height >= 8 and not biased:
         w = d["batches"].to_numpy()
         k = (d["proofs"] / d["batches"]).to_numpy()
         y = (d["batch_seconds"] / d["batches"]).to_numpy()

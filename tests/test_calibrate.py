@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from specanalysis.config import SCENARIOS, SpeculationConfig
 from specanalysis.profile import profile_workload
 from specanalysis.sim import Workload, simulate
 from specanalysis.sim.engine import SimSettings
+from specanalysis.sim.scenarios import SCENARIO_WORKLOADS, reference_cases
 
 BASE = SpeculationConfig(enabled=True)
 
@@ -140,29 +142,12 @@ def test_to_workload_overrides_win_and_bare_counters_keep_defaults():
 
 # --------------------------------------------------------------------- acceptance
 
-#: The acceptance workloads: the guide's four scenarios, each with a workload it is
-#: meant for, the guide's burst test on the default configuration, and a rollback
-#: storm (deep chains, 10 % invalid proofs, max_depth 12) kept below the proof
-#: pool's capacity so the run is stationary.
-ACCEPTANCE = {
-    "low-latency-trading": (SCENARIOS["low-latency-trading"].config,
-                            Workload(rate=8, depth="uniform:1-6", failures=0.03)),
-    "high-reliability": (SCENARIOS["high-reliability"].config,
-                         Workload(rate=2, depth="uniform:1-4", failures=0.03)),
-    "cost-optimized": (SCENARIOS["cost-optimized"].config,
-                       Workload(rate=2, depth="uniform:1-5", failures=0.03)),
-    "burst-traffic": (SCENARIOS["burst-traffic"].config,
-                      Workload(rate=4, depth="uniform:1-5",
-                               pattern="burst:3x:30s:every:2m", failures=0.03)),
-    "burst": (BASE, Workload(rate=1.5, depth="uniform:1-5",
-                             pattern="burst:10x:30s:every:2m", failures=0.03)),
-    "rollback-storm": (BASE.replace(max_depth=12, max_parallel_branches=16,
-                                    **{"limits.max_memory_mb": 16384,
-                                       "limits.max_state_snapshots": 1000}),
-                       Workload(rate=6, depth="fixed:12", failures=0.1,
-                                exec_time="lognormal:mean=200ms,cv=0.3",
-                                confirm_time="lognormal:mean=3s,cv=0.3")),
-}
+#: The acceptance workloads (the simulator's reference cases): the guide's four
+#: scenarios, each with the workload it is meant for, the guide's burst test and a
+#: rollback storm.
+ACCEPTANCE = {name: (case.config, case.workload) for name, case in
+              reference_cases().items()
+              if name in (*SCENARIO_WORKLOADS, "burst", "rollback-storm")}
 
 #: Key figure -> allowed relative error of the second run against the first.
 TOLERANCE = {"latency_p50_s": 0.10, "latency_p99_s": 0.20, "proof_p50_s": 0.10,
@@ -171,20 +156,39 @@ TOLERANCE = {"latency_p50_s": 0.10, "latency_p99_s": 0.20, "proof_p50_s": 0.10,
 
 
 def round_trip(name: str, duration: str = "20m", seeds: tuple[int, ...] = (2, 3, 4)
-               ) -> dict[str, tuple[float, float, list[float]]]:
+               ) -> dict[str, dict[str, Any]]:
     """simulate -> profile -> calibrate -> simulate again with other seeds.
 
-    Returns key figure -> (first run, median of the second runs, the second runs).
-    The median over three seeds keeps one unlucky draw of a rare event (a rollback
-    rate of a few % rests on ~150 rollbacks in 20 minutes) from deciding.
+    Returns key figure -> ``first`` (the first run), ``calibrated`` (median of the
+    calibrated workload's runs), ``truth`` (median of the true workload's runs with
+    the same other seeds) and the per-seed values. The median over three seeds
+    keeps one unlucky draw of a rare event from deciding; the true workload's own
+    re-runs measure how far another seed alone moves each figure (the noise floor).
     """
     cfg, truth = ACCEPTANCE[name]
     first, prof = _profile(cfg, truth, duration, seed=1)
     cal = calibrate(prof, config=cfg)
     a = first.summary()
     runs = [cal.simulate(seed=s).summary() for s in seeds]
-    return {k: (a[k], float(np.median([r[k] for r in runs])), [r[k] for r in runs])
+    again = [simulate(cfg, truth, duration=duration, seed=s, progress=False).summary()
+             for s in seeds]
+    return {k: {"first": a[k],
+                "calibrated": float(np.median([r[k] for r in runs])),
+                "truth": float(np.median([r[k] for r in again])),
+                "calibrated_runs": [r[k] for r in runs],
+                "truth_runs": [r[k] for r in again]}
             for k in TOLERANCE}
+
+
+def judge(fig: dict[str, Any], tol: float) -> str:
+    """``"ok"`` within the tolerance; ``"noise"`` when the true workload's own re-runs
+    miss the tolerance too and the calibrated median is no further off than they
+    are; ``"fail"`` otherwise."""
+    err = fig["calibrated"] / fig["first"] - 1
+    if abs(err) <= tol:
+        return "ok"
+    floor = max(abs(x / fig["first"] - 1) for x in fig["truth_runs"])
+    return "noise" if floor > tol and abs(err) <= floor else "fail"
 
 
 #: Cheap enough for every run; the rest run with SPECANALYSIS_SLOW=1 (``make test``
@@ -200,8 +204,10 @@ QUICK = ("high-reliability", "cost-optimized")
     for n in ACCEPTANCE])
 def test_round_trip_reproduces_the_key_figures(name):
     figures = round_trip(name)
-    errors = {k: b / a - 1 for k, (a, b, _) in figures.items()}
-    bad = {k: f"{100 * e:+.1f} % (allowed ±{100 * TOLERANCE[k]:g} %)"
-           for k, e in errors.items() if not abs(e) <= TOLERANCE[k]}
-    assert not bad, (name, bad, figures)
-    assert all(math.isfinite(a) and a > 0 for a, _, _ in figures.values())
+    verdicts = {k: judge(f, TOLERANCE[k]) for k, f in figures.items()}
+    bad = {k: (f["first"], f["calibrated"], f["truth_runs"])
+           for k, f in figures.items() if verdicts[k] == "fail"}
+    assert not bad, (name, bad)
+    # noise-limited figures are the exception, not the rule
+    assert list(verdicts.values()).count("ok") >= 4, verdicts
+    assert all(math.isfinite(f["first"]) and f["first"] > 0 for f in figures.values())
