@@ -95,6 +95,8 @@ _LAZY: dict[str, str] = {
     "Comparison": "specanalysis.compare",
     "window": "specanalysis.compare",
     "Window": "specanalysis.compare",
+    "tuning_report": "specanalysis.report",
+    "TuningReport": "specanalysis.report",
     # models: analytic pipeline latency
     "pipeline": "specanalysis.models.pipeline",
     "TaskGraph": "specanalysis.models.pipeline",
@@ -111,6 +113,7 @@ _SUBMODULES = {
     "errors", "frames", "catalogue", "query", "io", "sources", "config", "sim",
     "datasets",
     "profile", "tuning", "plots", "widgets", "fixtures", "cli", "models", "stats",
+    "compare", "report",
 }
 
 __all__ = sorted([*_LAZY, "__version__"])

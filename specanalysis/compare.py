@@ -1518,10 +1518,10 @@ def _kind(obj: Any) -> str:
     if isinstance(obj, str | Path):
         p = Path(obj)
         if p.is_dir():
-            if any(x.name != "manifest.json" for x in p.glob("*.json")):
-                return "runs"
             if (p / "samples.parquet").exists():
                 return "windows"
+            if any(x.name != "manifest.json" for x in p.glob("*.json")):
+                return "runs"
             raise DataError("no benchmark results or samples.parquet", source=str(p),
                             expected="a benchmark result directory or a fixture folder")
         if not p.exists():

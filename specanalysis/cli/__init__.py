@@ -5,6 +5,7 @@ Each command lives in its own module (``specanalysis/cli/<command>.py``) with a
 chosen one and turns errors into exit codes:
 
 * 0 -- success
+* 1 -- ``compare --fail-on``: the gate is met (a regression, or inconclusive)
 * 2 -- bad input (a flag, file or config that cannot be used)
 * 3 -- the data source (Prometheus) could not be reached
 """
@@ -22,10 +23,11 @@ from specanalysis.errors import PrometheusUnavailable, SpecAnalysisError
 __all__ = ["main", "build_parser"]
 
 # command modules, in the order --help lists them
-COMMANDS = ("profile", "recommend", "bench", "fixtures")
+COMMANDS = ("profile", "recommend", "compare", "bench", "fixtures")
 
 EPILOG = """\
-exit codes: 0 ok, 2 bad input, 3 data source unreachable
+exit codes: 0 ok, 1 a --fail-on gate is met (compare), 2 bad input,
+3 data source unreachable
 
 examples:
   specanalysis profile --fixture baseline
@@ -36,6 +38,8 @@ examples:
   specanalysis bench suite --config current.toml --runs 3 --output-dir results/
   specanalysis bench report --input-dir results/ --output report.md
   specanalysis fixtures build
+  specanalysis compare results-before/ results-after/ --fail-on regression \
+      --report report.html
 
 Live Prometheus: set SPECANALYSIS_PROMETHEUS_URL (and SPECANALYSIS_PROMETHEUS_TOKEN
 for a bearer token; it is never printed) or pass --prometheus URL.
