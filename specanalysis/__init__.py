@@ -113,7 +113,7 @@ _SUBMODULES = {
     "errors", "frames", "catalogue", "query", "io", "sources", "config", "sim",
     "datasets",
     "profile", "tuning", "plots", "widgets", "fixtures", "cli", "models", "stats",
-    "compare", "report",
+    "report",
 }
 
 __all__ = sorted([*_LAZY, "__version__"])

@@ -47,6 +47,8 @@ from __future__ import annotations
 
 import html
 import math
+import sys
+import types
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -1668,3 +1670,19 @@ def _overall(metrics: pl.DataFrame, checks: pl.DataFrame) -> tuple[str, str]:
     if failed:
         return overall, f"{counts}; rigour checks failed: {', '.join(failed)}"
     return overall, counts
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable as :func:`compare`.
+
+    Importing ``specanalysis.compare`` binds the package attribute
+    ``specanalysis.compare`` to the module, which would hide the function of the
+    same name; a callable module keeps ``specanalysis.compare(before, after)``
+    working in either case.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Comparison:
+        return compare(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -111,14 +111,10 @@ class TuningReport:
 
 
 def _num(x: Any) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
-    if isinstance(x, float) and math.isinf(x):
-        return "∞" if x > 0 else "-∞"
-    a = abs(x)
-    if a != 0 and (a >= 1e5 or a < 1e-3):
-        return f"{x:.3g}"
-    return f"{x:.4g}"
+    from specanalysis.compare import _num as num
+
+    text = num(x)
+    return {"-": "n/a", "inf": "∞", "-inf": "-∞"}.get(text, text)
 
 
 def _name(r: Mapping[str, Any]) -> str:
