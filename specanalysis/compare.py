@@ -372,7 +372,6 @@ class Comparison:
 
         hv = require("holoviews")
         require("hvplot.polars")
-        hv.extension("bokeh", logo=False) if not hv.Store.current_backend else None
         frame = self.plot_frame()
         names = list(metrics) if metrics else self.metrics["metric"].to_list()
         if not names:
