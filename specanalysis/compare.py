@@ -100,6 +100,7 @@ TIDY_SCHEMA: dict[str, pl.DataType] = {
     "p_adjusted": pl.Float64(), "tolerance_pct": pl.Float64(),
     "verdict": pl.String(), "mde_pct": pl.Float64(), "n_needed": pl.Int64(),
     "needed": pl.String(), "reason": pl.String(),
+    "ess_before": pl.Float64(), "ess_after": pl.Float64(),
 }
 
 
@@ -1041,7 +1042,7 @@ def _window_rows(wb: Window, wa: Window, figures: Sequence[str], *, alpha: float
                 change_hi_pct=100 * bt.diff_hi / den, p_value=bt.p_value,
                 _ratio=(1 + bt.diff / den, 1 + bt.diff_lo / den, 1 + bt.diff_hi / den),
                 _r90=(1 + bt90.diff_lo / den, 1 + bt90.diff_hi / den), mde_pct=mde,
-                n_needed=n_blocks,
+                n_needed=n_blocks, ess_before=bt.ess_before, ess_after=bt.ess_after,
                 needed=(f"{n_blocks} blocks per side = windows of "
                         f"{format_duration(n_blocks * bt.block * step)}"),
                 _needed_unit="blocks per side"))

@@ -50,6 +50,8 @@ def test_aa_windows_call_nothing_a_change():
         # blocks are at least the 5 m range (20 samples) long: 4 h -> <= 48 blocks
         assert r["n_before"] <= 48
         assert "ESS" in r["method"] and "HAC p=" in r["method"]
+        # effective sample size: fewer independent points than samples (4 h at 15 s)
+        assert 0 < r["ess_before"] < 961
 
 
 def test_injected_shift_is_found_with_its_direction():
