@@ -5,7 +5,7 @@ characterise the workload, simulate a configuration before deploying it, and
 turn the tuning guide's rules into recommendations.
 
 Public names are loaded lazily (PEP 562), so ``import specanalysis`` is cheap and
-never imports galois, statsmodels, hvplot or ipywidgets.
+never imports galois, statsmodels, hvplot, ipywidgets or dask.
 
 Examples
 --------
@@ -35,6 +35,8 @@ _LAZY: dict[str, str] = {
     "WorkloadSpecError": "specanalysis.errors",
     "DataError": "specanalysis.errors",
     "MissingDependencyError": "specanalysis.errors",
+    "SweepError": "specanalysis.errors",
+    "SchedulerUnavailable": "specanalysis.errors",
     # frames and catalogue
     "validate_samples": "specanalysis.frames",
     "CATALOGUE": "specanalysis.catalogue",
@@ -76,6 +78,9 @@ _LAZY: dict[str, str] = {
     "simulate": "specanalysis.sim",
     "Workload": "specanalysis.sim",
     "SimResult": "specanalysis.sim",
+    # what-if sweeps (local processes, any executor, a Dask cluster)
+    "sweep": "specanalysis.sim.sweep",
+    "Sweep": "specanalysis.sim.sweep",
     # tuning recommendations
     "recommend": "specanalysis.tuning",
     "Recommendations": "specanalysis.tuning",

@@ -32,6 +32,9 @@ __all__ = [
     "WorkloadSpecError",
     "DataError",
     "MissingDependencyError",
+    "ConfigMismatchError",
+    "SweepError",
+    "SchedulerUnavailable",
 ]
 
 
@@ -173,3 +176,15 @@ class DataError(SpecAnalysisError, ValueError):
 class MissingDependencyError(SpecAnalysisError, ImportError):
     """An optional dependency is not installed; the message names the package to install."""
 
+
+class ConfigMismatchError(ConfigError):
+    """The configuration a user passed disagrees with the configuration gauges in the
+    data (``strict`` mode); ``problems`` names each parameter with both values."""
+
+
+class SweepError(SpecAnalysisError, RuntimeError):
+    """A what-if sweep could not finish; the runs it completed are kept in its cache."""
+
+
+class SchedulerUnavailable(SweepError, ConnectionError):
+    """The Dask scheduler could not be reached (raised before any work is lost)."""

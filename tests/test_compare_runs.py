@@ -19,9 +19,12 @@ from specanalysis.compare import Comparison, compare, load_runs
 from specanalysis.errors import DataError, SpecAnalysisError
 from specanalysis.fixtures import fixtures_dir
 from specanalysis.sim.bench import default_config, run_benchmark
+from specanalysis.sim.workload import FAST_TIMINGS
 
 DATA = Path(__file__).parent / "data" / "benchstat"
-KW = {"duration": "90s", "rate": 20, "warmup": "30s", "progress": False}
+# millisecond proofs: 20 tasks/s stay within the default proof pool, so depth acts
+KW = {"duration": "90s", "rate": 20, "warmup": "30s", "progress": False,
+      "workload_options": FAST_TIMINGS}
 
 
 @pytest.fixture(scope="module")
