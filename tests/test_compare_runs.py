@@ -311,6 +311,11 @@ def test_result_protocol(template):
     cf = c.compare_frame()
     assert cf.filter(pl.col("verdict") == "regressed")["colour"][0] == "#cf222e"
     assert "Comparison(kind='runs'" in repr(c)
+    # the plot is built from plot_frame: one panel per figure, no browser needed
+    layout = c.plot()
+    assert len(layout) == 2
+    assert "regressed" in layout[0].label or "regressed" in str(layout[0].opts.get(
+        "plot").kwargs.get("title", ""))
 
 
 def test_package_attribute_stays_callable_after_importing_the_module(template):
