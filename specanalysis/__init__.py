@@ -111,6 +111,12 @@ _LAZY: dict[str, str] = {
     "load_config": "specanalysis.fixtures",
     "config_names": "specanalysis.fixtures",
     "config_path": "specanalysis.fixtures",
+    # proof cost and the proof pool (galois op counts, calibration, M/G/c)
+    "groth16_ops": "specanalysis.models.proofcost",
+    "ProofCostModel": "specanalysis.models.proofcost",
+    "proof_pool": "specanalysis.models.proofcost",
+    "size_proof_pool": "specanalysis.models.proofcost",
+    "capacity_headroom": "specanalysis.models.proofcost",
 }
 
 # submodules reachable as attributes (specanalysis.query, specanalysis.plots, ...)

@@ -490,7 +490,7 @@ def normalize_samples(
     if "le" in samples.columns:
         scaled = pl.col("le").cast(pl.Float64, strict=False) * factor
         exprs.append(
-            pl.when(is_bucket & (factor != 1.0))
+            pl.when(is_bucket & (factor != 1.0) & scaled.is_not_null())
             .then(_format_le(scaled))
             .otherwise(pl.col("le"))
             .alias("le")

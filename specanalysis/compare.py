@@ -918,9 +918,10 @@ def _bucket_counts(w: Window, family: str) -> pl.DataFrame:
 def bucket_quantile(buckets: pl.DataFrame, q: float) -> tuple[float, float, float]:
     """``(interpolated quantile, bucket lower bound, bucket upper bound)``.
 
-    Linear interpolation inside the bucket as ``histogram_quantile`` does; the
-    true quantile lies somewhere in ``[lower, upper]`` (the bucket-resolution
-    bounds).
+    ``buckets`` has ``le`` (Float64, ``inf`` for +Inf) and cumulative ``count``.
+    Linear interpolation inside the bucket as ``histogram_quantile`` does
+    (:func:`specanalysis.buckets.quantile_bounds`); the true quantile lies
+    somewhere in ``[lower, upper]`` (the bucket-resolution bounds).
 
     Examples
     --------
@@ -929,24 +930,14 @@ def bucket_quantile(buckets: pl.DataFrame, q: float) -> tuple[float, float, floa
     >>> bucket_quantile(b, 0.45)
     (0.9375, 0.5, 1.0)
     """
-    le = buckets["le"].to_numpy()
-    cum = np.maximum.accumulate(buckets["count"].to_numpy())
-    if le.size == 0 or not np.isinf(le[-1]) or cum[-1] <= 0:
+    from specanalysis.buckets import bucket_table, quantile_bounds
+
+    if buckets.height == 0:
         return math.nan, math.nan, math.nan
-    rank = q * cum[-1]
-    i = int(np.searchsorted(cum, rank, side="left"))
-    i = min(i, le.size - 1)
-    if i == le.size - 1:  # in the +Inf bucket: histogram_quantile returns the last bound
-        lo = float(le[-2]) if le.size > 1 else 0.0
-        return lo, lo, math.inf
-    lo = 0.0 if i == 0 else float(le[i - 1])
-    hi = float(le[i])
-    below = 0.0 if i == 0 else float(cum[i - 1])
-    inside = float(cum[i]) - below
-    if i == 0 and hi <= 0:
-        return hi, hi, hi
-    est = lo + (hi - lo) * ((rank - below) / inside if inside > 0 else 0.0)
-    return float(est), lo, hi
+    le = ["+Inf" if math.isinf(x) else repr(float(x)) for x in buckets["le"].to_list()]
+    table = bucket_table(pl.DataFrame({"le": le, "value": buckets["count"]}))
+    b = quantile_bounds(table, q)
+    return float(b.value), float(b.low), float(b.high)
 
 
 def _count(w: Window, name: str, labels: Mapping[str, str]) -> float:

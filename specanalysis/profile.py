@@ -44,7 +44,12 @@ from typing import Any
 
 import polars as pl
 
-from specanalysis._time import format_duration, parse_duration, to_datetime
+from specanalysis._time import (
+    format_duration,
+    parse_duration,
+    to_datetime,
+    window_start,
+)
 from specanalysis.errors import DataError
 
 __all__ = [
@@ -841,15 +846,18 @@ def _depth_figures(probe: _Probe, window: str) -> tuple[pl.DataFrame, list[Figur
     bucket = DEPTH + "_bucket"
     expr = q.sum(q.increase(q.metric(bucket), window), by=["le"])
     raw = probe.source.evaluate(expr, probe.at)
-    table = depth_table(raw.select("le", "value")) if raw.height else depth_table(
-        pl.DataFrame(schema={"le": pl.String, "value": pl.Float64})
-    )
+    no_le = raw.height > 0 and "le" not in raw.columns
+    table = depth_table(raw.select("le", "value")) if raw.height and not no_le else (
+        depth_table(pl.DataFrame(schema={"le": pl.String, "value": pl.Float64})))
     figs: list[Figure] = []
     total = float(table.get_column("cumulative").max()) if table.height else 0.0
     if table.height == 0 or not total > 0:
         if not probe.present(bucket):
             probe.missing.add(DEPTH)
             why = f"metric {bucket} absent from source (no samples in the {window} window)"
+        elif no_le:
+            why = (f"the {bucket} series carry no 'le' label, so they are not "
+                   "histogram buckets")
         elif table.height == 0:
             why = f"no result: too few samples of {bucket} in the {window} window"
         else:
@@ -999,7 +1007,7 @@ def profile_workload(
     else:
         seconds = parse_duration(window, field="window")
     w = format_duration(seconds)
-    start = at_dt - timedelta(seconds=seconds)
+    start = window_start(at_dt, seconds)
     notes: list[str] = []
     coverage = None
     if rng is not None:
@@ -2072,7 +2080,7 @@ def characterize(
     w = format_duration(seconds)
     if profile is None:
         profile = profile_workload(source, window=w, at=at_dt)
-    start = at_dt - timedelta(seconds=seconds)
+    start = window_start(at_dt, seconds)
     if rng is not None and start < rng[0]:
         start = rng[0]
     series = _rate_series(source, start, at_dt)

@@ -52,16 +52,20 @@ _QUERY_SECRET = re.compile(r"(?i)\b(token|access_token|api_key|apikey|password|s
 def mask_secrets(text: str, secrets: Iterable[str] = ()) -> str:
     """``text`` with credentials replaced by ``***``.
 
-    Masks ``Bearer <token>`` (the report's own ``$ADMIN_TOKEN`` placeholder is
-    kept), passwords in URLs, ``token=``/``password=``-style parameters, every
-    string in ``secrets`` and the value of ``$SPECANALYSIS_PROMETHEUS_TOKEN``.
+    Applies the package's masking function (:func:`specanalysis._secrets.mask`:
+    every registered credential and long fragments of one), then masks
+    ``Bearer <token>`` (the report's own ``$ADMIN_TOKEN`` placeholder is kept),
+    passwords in URLs, ``token=``/``password=``-style parameters, every string
+    in ``secrets`` and the value of ``$SPECANALYSIS_PROMETHEUS_TOKEN``.
 
     Examples
     --------
     >>> mask_secrets("curl -H 'Authorization: Bearer abc123def' http://u:pw@h/?token=x1")
     "curl -H 'Authorization: Bearer ***' http://u:***@h/?token=***"
     """
-    out = str(text)
+    from specanalysis._secrets import mask
+
+    out = mask(str(text))
     known = [s for s in (*secrets, os.environ.get(_TOKEN_ENV, "")) if s and len(s) >= 3]
     for s in sorted(known, key=len, reverse=True):
         out = out.replace(s, "***")

@@ -87,6 +87,17 @@ def test_no_secret_ever_reaches_a_report(runs_comparison, monkeypatch):
         assert "$ADMIN_TOKEN" in text
 
 
+def test_report_masks_registered_credentials(runs_comparison):
+    from specanalysis._secrets import register_secret
+
+    secret = "reg1stered-Cred-7Hq2Lw9"
+    register_secret(secret)
+    r = tuning_report(runs_comparison, reason=f"fetched with {secret} (cut: {secret[:9]})",
+                      date="2025-02-01")
+    for text in (r.markdown, r.html):
+        assert secret not in text and secret[:9] not in text
+
+
 def test_mask_secrets():
     assert mask_secrets("Authorization: Bearer abcdef123") == "Authorization: Bearer ***"
     assert mask_secrets("https://u:pw@h:1/x") == "https://u:***@h:1/x"
