@@ -35,7 +35,11 @@ fixtures: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_loaders.py
 	$(BIN)/python benchmarks/bench_sim.py
+<<<<<<< HEAD
 	$(BIN)/python benchmarks/bench_compare.py
+=======
+	$(BIN)/python benchmarks/bench_models.py
+>>>>>>> main
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -78,6 +78,7 @@ _LAZY: dict[str, str] = {
     "simulate": "specanalysis.sim",
     "Workload": "specanalysis.sim",
     "SimResult": "specanalysis.sim",
+    "SimSettings": "specanalysis.sim",
     # what-if sweeps (local processes, any executor, a Dask cluster)
     "sweep": "specanalysis.sim.sweep",
     "Sweep": "specanalysis.sim.sweep",
@@ -106,6 +107,15 @@ _LAZY: dict[str, str] = {
     "pipeline": "specanalysis.models.pipeline",
     "TaskGraph": "specanalysis.models.pipeline",
     "PipelineModel": "specanalysis.models.pipeline",
+    # models: latency and rollbacks against depth
+    "fit_latency": "specanalysis.models.latency",
+    "LatencyFit": "specanalysis.models.latency",
+    "fit_rollback": "specanalysis.models.rollback",
+    "RollbackFit": "specanalysis.models.rollback",
+    "blast_radius": "specanalysis.models.rollback",
+    "optimal_depth": "specanalysis.models.rollback",
+    "DepthChoice": "specanalysis.models.rollback",
+    "predict_at_depth": "specanalysis.models.rollback",
     "fixture_names": "specanalysis.fixtures",
     "fixture_path": "specanalysis.fixtures",
     "load_config": "specanalysis.fixtures",

@@ -36,7 +36,7 @@ from specanalysis.errors import (
 __all__ = ["main", "build_parser"]
 
 # command modules, in the order --help lists them
-COMMANDS = ("profile", "recommend", "compare", "bench", "fixtures")
+COMMANDS = ("profile", "recommend", "compare", "bench", "fixtures", "model")
 
 EPILOG = """\
 examples:
@@ -50,6 +50,8 @@ examples:
   specanalysis fixtures build
   specanalysis compare results-before/ results-after/ --fail-on regression \\
       --report report.html
+  specanalysis model latency --fixture baseline
+  specanalysis model rollback --fixture baseline --json
 
 Live Prometheus: set SPECANALYSIS_PROMETHEUS_URL (and SPECANALYSIS_PROMETHEUS_TOKEN
 for a bearer token; it is never printed) or pass --prometheus URL.
