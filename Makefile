@@ -35,11 +35,9 @@ fixtures: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_loaders.py
 	$(BIN)/python benchmarks/bench_sim.py
-<<<<<<< HEAD
 	$(BIN)/python benchmarks/bench_compare.py
-=======
 	$(BIN)/python benchmarks/bench_models.py
->>>>>>> main
+	$(BIN)/python benchmarks/bench_sweep.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1355,9 +1355,9 @@ class SimResult:
 
         The parameters are read back from the workload: ``rate``, the depth and
         pattern specs, and ``failures`` as the injected failure fraction.
-        See :func:`specanalysis.sim.bench.result_from_simulation`.
+        See :func:`specanalysis.io.benchmarks.result_from_simulation`.
         """
-        from specanalysis.sim.bench import result_from_simulation
+        from specanalysis.io.benchmarks import result_from_simulation
 
         return result_from_simulation(self, warmup=warmup,
                                       measure_latency=measure_latency, test=test,
