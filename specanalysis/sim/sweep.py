@@ -578,7 +578,7 @@ class _Runner:
 
     tasks: list[tuple[int, Any, Workload, int]]
     keys: list[str]
-    seeds: tuple[int, ...]
+    seeds_of: dict[int, int]
     duration: float
     warmup: float
     cache: _Cache | None
@@ -599,8 +599,6 @@ class _Runner:
         if self.cache is not None:
             self.cache.write(rows)
         self.bar.update(len(rows))
-
-    seeds_of: dict[int, int] = field(default_factory=dict)
 
     def chunks(self, size: int) -> list[list[tuple[int, Any, Workload, int]]]:
         return [self.tasks[i:i + size] for i in range(0, len(self.tasks), size)]
@@ -659,6 +657,15 @@ class _Runner:
         except BaseException:
             client.cancel(futures)
             raise
+
+
+def _broken_pool(results: Mapping[int, Any], store: _Cache | None) -> SweepError:
+    return SweepError(
+        "the worker processes stopped before finishing (a script that calls sweep() at "
+        "top level must guard it with `if __name__ == '__main__':`, as multiprocessing "
+        f"requires); {len(results)} runs finished"
+        + (" and are in the cache" if store is not None else ""),
+        field="executor", expected="the guard, or executor='serial'")
 
 
 # --------------------------------------------------------------------------- API
@@ -842,12 +849,8 @@ def sweep(
 
     show = _show_progress(progress)
     bar = _bar(show, len(runs), n_cached, "sweep")
-    runner = _Runner(pending, keys, seed_list, dur, warm, store, results, bar, stats,
-                     seeds_of={i: seed_list[k] for i, (_, k) in enumerate(runs)})
-    broken = SweepError(
-        "the worker processes stopped before finishing (a script that calls sweep() at "
-        "top level must guard it with `if __name__ == '__main__':`, as multiprocessing "
-        "requires)", field="executor", expected="the guard, or executor='serial'")
+    runner = _Runner(pending, keys, {i: seed_list[k] for i, (_, k) in enumerate(runs)},
+                     dur, warm, store, results, bar, stats)
     warming: list[cf.Future] = []
     try:
         if pending:
@@ -893,7 +896,7 @@ def sweep(
                     for fut in warming:
                         fut.result()
                 except cf.process.BrokenProcessPool:
-                    raise broken from None
+                    raise _broken_pool(results, store) from None
                 stats["setup_s"] += time.perf_counter() - t0
             t0 = time.perf_counter()
             if runner.tasks:
@@ -907,10 +910,7 @@ def sweep(
                     try:
                         runner.executor(pool, size)
                     except cf.process.BrokenProcessPool:
-                        broken.message += (f"; {len(results)} runs finished"
-                                           + (" and are in the cache" if store else ""))
-                        raise SweepError(broken.message, field="executor",
-                                         expected=broken.expected) from None
+                        raise _broken_pool(results, store) from None
             stats["wall_s"] = time.perf_counter() - t0
     finally:
         bar.close()
