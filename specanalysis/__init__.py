@@ -73,7 +73,9 @@ _LAZY: dict[str, str] = {
     "Figure": "specanalysis.profile",
     "characterize": "specanalysis.profile",
     "Characterization": "specanalysis.profile",
-    "classify_quadrant": "specanalysis.profile",
+    "classify_quadrant": "specanalysis.classify",
+    "Classification": "specanalysis.classify",
+    "ClassificationMatrix": "specanalysis.matrix",
     # simulated runtime
     "simulate": "specanalysis.sim",
     "Workload": "specanalysis.sim",
@@ -92,8 +94,8 @@ _LAZY: dict[str, str] = {
     "run_suite": "specanalysis.sim.bench",
     "suite_report": "specanalysis.sim.bench",
     "suite_table": "specanalysis.sim.bench",
-    "read_bench_result": "specanalysis.sim.bench",
-    "BenchResult": "specanalysis.sim.bench",
+    "read_bench_result": "specanalysis.io.benchmarks",
+    "BenchResult": "specanalysis.io.benchmarks",
     "GUIDE_SUITE": "specanalysis.sim.bench",
     "load_fixture": "specanalysis.fixtures",
     # before/after verdicts
@@ -130,7 +132,7 @@ _LAZY: dict[str, str] = {
 # submodules reachable as attributes (specanalysis.query, specanalysis.plots, ...)
 _SUBMODULES = {
     "errors", "frames", "catalogue", "query", "io", "sources", "config", "sim",
-    "datasets",
+    "datasets", "matrix", "classify",
     "profile", "tuning", "plots", "widgets", "fixtures", "cli", "models", "stats",
 }
 

@@ -77,3 +77,12 @@ def test_help_teaches(capsys):
         main(["model", "rollback", "--help"])
     out = capsys.readouterr().out
     assert "effective" in out and "--chain-length" in out and "examples:" in out
+
+
+def test_rollback_from_a_benchmark_directory(capsys):
+    assert main(["model", "rollback", "--bench-dir",
+                 str(fixtures_dir() / "bench" / "baseline"), "--test", "deep_chain",
+                 "--mc-samples", "300", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["estimate"]["method"] == "event_rate"
+    assert doc["times_s"]["exec_time"] == pytest.approx(0.5)

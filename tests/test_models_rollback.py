@@ -320,3 +320,16 @@ def test_protocol_and_prediction_hook():
     assert predict_at_depth(1, exec_time=1, proof_time=1, confirm_time=1, p_fail=0.0,
                             chain_length=3, samples=10)["latency_s"] == 9.0
     assert math.isfinite(fit.deviance)
+
+
+def test_event_rate_from_benchmark_results_covers_the_injected_share():
+    from specanalysis.fixtures import fixtures_dir
+    from specanalysis.models.rollback import rollback_from_bench
+
+    # the deep-chain runs of the bundled suite: 1 % background invalid proofs
+    # (fixtures/README.md), provers not overloaded (no auto-disable)
+    est = rollback_from_bench(fixtures_dir() / "bench" / "baseline", test="deep_chain")
+    assert est["method"] == "event_rate" and len(est["runs"]) == 3
+    assert est["p_low"] <= 0.01 <= est["p_high"]
+    with pytest.raises(DataError, match="no benchmark result"):
+        rollback_from_bench(fixtures_dir() / "bench" / "baseline", test="nope")

@@ -151,9 +151,18 @@ def run_rollback(args: argparse.Namespace) -> int:
         rollback_from_source,
     )
 
-    source, described = open_source(args)
-    est = rollback_from_source(source, at=args.at, window=args.window)
-    measured = component_times(source, at=args.at, window=args.window)
+    if args.bench_dir is not None:
+        from specanalysis.models.rollback import rollback_from_bench
+
+        est = rollback_from_bench(args.bench_dir, test=args.test)
+        measured = _bench_times(Path(args.bench_dir)) or {
+            "exec_time": math.nan, "proof_time": math.nan, "confirm_time": math.nan}
+        described = f"benchmark results in {args.bench_dir}" + (
+            f" (test {args.test})" if args.test else "")
+    else:
+        source, described = open_source(args)
+        est = rollback_from_source(source, at=args.at, window=args.window)
+        measured = component_times(source, at=args.at, window=args.window)
     times = {}
     for key in ("exec_time", "proof_time", "confirm_time"):
         given = getattr(args, key)
@@ -183,10 +192,16 @@ def run_rollback(args: argparse.Namespace) -> int:
             "expected_wasted_exec_s": wasted_s,
             "tidy": _rows(choice.tidy()), "curve": _rows(choice.curve)}), indent=2))
         return 0
-    print(f"Rollbacks against depth from {described} (window {args.window})")
+    print(f"Rollbacks against depth from {described}"
+          + ("" if args.bench_dir is not None else f" (window {args.window})"))
     print(f"per-attempt failure probability p = {est['p_fail']:.4g} "
           f"[{est['p_low']:.4g}, {est['p_high']:.4g}] ({est['method']}: "
           f"{est['rolled_back']:.0f} of {est['attempts']:.0f} attempts rolled back)")
+    for run in est.get("runs", []):
+        print(f"  {run['file']}: {run['events']:.0f} rollbacks in {run['attempts']:.0f} "
+              f"attempts ({run['events'] / run['attempts']:.2%}; injected "
+              f"{run['injected']:.2%}, auto-disabled {run['auto_disabled_pct'] or 0:.0f}"
+              "% of the time)")
     print(f"times: exec {times['exec_time']:.4g} s, proof {times['proof_time']:.4g} s, "
           f"confirm {times['confirm_time']:.4g} s; chains {args.chain_length}")
     print()
@@ -264,6 +279,11 @@ def register(subparsers: Any) -> None:
             "source's execution, proof and confirmation histograms."),
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_source_arguments(rb)
+    rb.add_argument("--bench-dir", metavar="DIR", type=Path, default=None,
+                    help="benchmark result files: p = rollback events per attempt "
+                    "(timeouts included), times from the runs' workload")
+    rb.add_argument("--test", default=None, metavar="NAME",
+                    help="with --bench-dir: only this suite test (e.g. deep_chain)")
     rb.add_argument("--exec-time", type=float, default=None, metavar="SECONDS",
                     help="mean execution time (default: from the source)")
     rb.add_argument("--proof-time", type=float, default=None, metavar="SECONDS",

@@ -1017,3 +1017,59 @@ def rollback_from_source(source: Any, *, at: Any = None, window: str = "1h",
                                 confidence=confidence)
     return {"p_fail": p, "p_low": lo, "p_high": hi, "method": "depth_mixture",
             "attempts": attempts, "rolled_back": rolled}
+
+
+def rollback_from_bench(path: Any, *, test: str | None = None,
+                        confidence: float = 0.95) -> dict[str, Any]:
+    """``p`` from benchmark result files: rollback *events* per execution attempt.
+
+    Each rollback event has one trigger, an attempt whose own proof failed (or
+    timed out), so events / attempts estimates ``p`` without the depth mix
+    (``method="event_rate"``; Wilson interval, attempts independent). Runs are
+    pooled; ``test`` keeps one suite test (``"deep_chain"``). Timeout rollbacks
+    count too: runs that overload the provers overstate ``p``, and the result
+    lists each run's rate and injected failure share so that shows.
+    """
+    import json
+    from pathlib import Path
+
+    from specanalysis.sim.bench import KIND
+
+    p = Path(path)
+    files = sorted(p.glob("*.json")) if p.is_dir() else [p]
+    runs = []
+    for f in files:
+        try:
+            doc = json.loads(f.read_text())
+        except (OSError, ValueError) as exc:
+            raise DataError(f"cannot read: {exc}", source=str(f),
+                            expected="a benchmark result JSON file") from None
+        if doc.get("kind") != KIND or (test is not None and doc.get("test") != test):
+            continue
+        s, par = doc.get("summary", {}), doc.get("parameters", {})
+        n, rate = s.get("tasks_total"), s.get("rollback_rate_pct")
+        if not n or rate is None:
+            continue
+        runs.append({"file": f.name, "test": doc.get("test"), "attempts": float(n),
+                     "events": round(float(n) * rate / 100.0),
+                     "injected": 1 - (1 - par.get("inject_failures", 0.0))
+                     * (1 - par.get("background_failures", 0.0)),
+                     "auto_disabled_pct": s.get("auto_disabled_pct")})
+    if not runs:
+        raise DataError("no benchmark result with tasks and a rollback rate"
+                        + (f" for test {test!r}" if test else ""), source=str(p),
+                        expected="result files written by `specanalysis bench`")
+    n = sum(r["attempts"] for r in runs)
+    k = sum(r["events"] for r in runs)
+    if k == 0:
+        raise DataError(f"no rollbacks in {n:.0f} attempts (95 % upper bound by the "
+                        f"rule of three: {3 / n:.3g})", source=str(p),
+                        expected="runs with rollbacks")
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    ph = k / n
+    den = 1 + z**2 / n
+    mid = (ph + z**2 / (2 * n)) / den
+    half = z * math.sqrt(ph * (1 - ph) / n + z**2 / (4 * n**2)) / den
+    return {"p_fail": ph, "p_low": mid - half, "p_high": mid + half,
+            "method": "event_rate", "attempts": n, "rolled_back": float(k),
+            "runs": runs}

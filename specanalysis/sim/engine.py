@@ -9,8 +9,11 @@ Semantics
 ---------
 Chains
     Every task of a chain arrives with the chain; the first task is the root, each
-    other task has exactly one parent (``Workload.shape``: chain, star, tree). A task
-    can execute once its parent has *executed* (its output exists).
+    other task has exactly one parent (``Workload.shape``: chain, star/fan_out,
+    tree) or several (``diamond``, ``dag`` with parent lists). A task can execute
+    once all its parents have *executed* (their outputs exist), is submitted once
+    all its parents are final, and a rollback undoes every executed descendant
+    (cascade); in a DAG its depth is the longest run of unconfirmed ancestors.
 Depth
     The number of *unconfirmed* (not finalised) ancestors of a task when it starts
     executing (runtime-facts §4, DD reading): root or parent finalised -> 0. A task
@@ -71,7 +74,7 @@ Instances
     them (``instance`` column and label) and keeps each in ``SimResult.parts``.
 Not modelled
     ``checkpoint`` rollback (the runtime does not implement it; it behaves as
-    ``cascade``), stake admission and slashing amounts, multi-parent DAGs.
+    ``cascade``), stake admission and slashing amounts.
 Memory (bytes, by component; :class:`MemoryModel`)
     state_snapshots = in-flight speculative tasks x ``Workload.state_mb``;
     pending_operations = in-flight tasks x 1 KiB; proof_cache = proofs generated
@@ -696,27 +699,23 @@ class _Sim:
 
     def dag_depth(self, i: int) -> int:
         """Depth of ``i`` in a multi-parent graph: -1 when a parent has not
-        executed, else the longest run of unconfirmed ancestors (WP Def 3.3)."""
+        executed, else the longest run of unconfirmed ancestors (WP Def 3.3),
+        counted up to ``max_depth``."""
         status, parents = self.status, self.parents
         for p in parents[i]:  # type: ignore[index]
             sp = status[p]
             if sp != FINAL and sp != PROVING and sp != PROVED and sp != SUBMITTED:
                 return -1
-        run: dict[int, int] = {}
-        stack = [p for p in parents[i] if status[p] != FINAL]  # type: ignore[index]
-        while stack:  # longest unconfirmed path ending at each unconfirmed ancestor
-            x = stack[-1]
-            if x in run:
-                stack.pop()
-                continue
-            todo = [q for q in parents[x] if status[q] != FINAL and q not in run]
-            if todo:
-                stack.extend(todo)
-                continue
-            stack.pop()
-            run[x] = 1 + max((run[q] for q in parents[x] if status[q] != FINAL),
-                             default=0)
-        return max((run[p] for p in parents[i] if status[p] != FINAL), default=0)
+        # level k holds the unconfirmed ancestors k edges up some path of
+        # unconfirmed tasks; the depth is the deepest non-empty level. Walking
+        # stops at max_depth (a deeper run blocks the task all the same).
+        cap = self.max_depth if self.enabled else 1
+        level = {p for p in parents[i] if status[p] != FINAL}  # type: ignore[index]
+        d = 0
+        while level and d < cap:
+            d += 1
+            level = {q for x in level for q in parents[x] if status[q] != FINAL}
+        return d
 
     def parents_final(self, i: int) -> bool:
         status = self.status
@@ -1356,9 +1355,9 @@ class SimResult:
 
         The parameters are read back from the workload: ``rate``, the depth and
         pattern specs, and ``failures`` as the injected failure fraction.
-        See :func:`specanalysis.sim.bench.result_from_simulation`.
+        See :func:`specanalysis.io.benchmarks.result_from_simulation`.
         """
-        from specanalysis.sim.bench import result_from_simulation
+        from specanalysis.io.benchmarks import result_from_simulation
 
         return result_from_simulation(self, warmup=warmup,
                                       measure_latency=measure_latency, test=test,
