@@ -65,8 +65,8 @@ def _stress() -> dict[str, Case]:
              "8 % invalid proofs under depth-8 speculation: a quarter of the work "
              "is undone (below the auto-disable policy's 50 %)"),
         Case("saturated-queue", Workload(rate=6.0, depth="uniform:1-3"),
-             base.replace(**{"proof.worker_threads": 1}),
-             "one proof worker for twice its capacity"),
+             base.replace(**{"proof.worker_threads": 1, "proof.queue_size": 500}),
+             "one proof worker for twice its capacity; the queue fills"),
         Case("oversized-memory", Workload(rate=2.0, depth="uniform:1-4", state_mb=5.0),
              base.replace(**{"limits.max_memory_mb": 16384}),
              "a 16 GB limit for a workload that peaks near 100 MB"),
