@@ -299,3 +299,17 @@ def test_statsmodels_stays_lazy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_breusch_pagan_matches_statsmodels():
+    from statsmodels.stats.diagnostic import het_breuschpagan
+
+    from specanalysis.models._sm import _breusch_pagan
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 9, 3000).astype(float)
+    X = np.column_stack([np.ones_like(x), x])
+    for s in (0.0, 0.2):
+        e = rng.normal(0, 1 + s * x)
+        assert _breusch_pagan(e, X) == pytest.approx(het_breuschpagan(e, X)[1],
+                                                     rel=1e-9, abs=1e-300)
