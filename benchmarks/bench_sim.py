@@ -118,7 +118,7 @@ def main() -> int:
     ok_check = c["checked_s"] < TARGET_CHECK_S
     print(f"  unchecked rules (baseline): {c['unchecked_s']:.2f} s, "
           f"{c['proposals']} proposals")
-    print(f"  checked: {c['checked_s']:.1f} s (>= {c["simulations"]} simulations of "
+    print(f"  checked: {c['checked_s']:.1f} s (>= {c['simulations']} simulations of "
           f"{c['duration_s']:.0f} s, {c['seeds']} paired seeds; "
           f"{c['checked_s'] / c['unchecked_s']:.0f}x the unchecked rules); "
           f"{c['kept']} kept, {c['withheld']} withheld "

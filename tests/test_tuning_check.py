@@ -127,10 +127,10 @@ def test_unchecked_when_the_profile_cannot_calibrate():
             "avg_rollback_size": Figure("avg_rollback_size", 2.0, "tasks")}
     prof = WorkloadProfile(figs, depth_table(pl.DataFrame({"le": ["1"], "value": [1.0]})),
                            "1h", t, t)
-    recs = recommend(prof, SpeculationConfig(max_depth=8))
+    recs = recommend(prof, SpeculationConfig(max_depth=8))  # no source: not checked
     assert recs.check is None and len(recs) > 0
     assert any("not checked by simulation" in n for n in recs.notes)
     from specanalysis.errors import DataError
 
-    with pytest.raises(DataError, match="does not calibrate"):
-        recommend(prof, SpeculationConfig(max_depth=8), check=True)
+    with pytest.raises(DataError, match="check mode"):
+        recommend(prof, SpeculationConfig(max_depth=8), check="sometimes")

@@ -125,8 +125,9 @@ def recommend(profile: Any, config: SpeculationConfig, *, source: Any = None,
     check
         Check every proposal by simulation before it is shown
         (:func:`~specanalysis.tuning.check.check_recommendations`): ``"auto"``
-        (default) checks when a workload is given or the profile calibrates to
-        one (``profile.to_workload()``), and says why not otherwise; ``True``
+        (default) checks when a workload is given, or when ``source`` is given
+        and the profile calibrates to a workload (``profile.to_workload()``),
+        and says why not otherwise; ``True``
         requires it; ``False`` gives the guide's rules read literally, unchecked.
         Checked, :attr:`Recommendations.items` holds only the proposals predicted
         to help and not to hurt; the others are in
@@ -276,9 +277,13 @@ def recommend(profile: Any, config: SpeculationConfig, *, source: Any = None,
                            notes=tuple(dict.fromkeys(notes)), profile=profile)
     if check is False or not items:
         return recs
+    if workload is None and source is None and check == "auto":
+        return dataclasses.replace(recs, notes=recs.notes + (
+            "not checked by simulation: no source to calibrate a workload on; pass "
+            "source= (the profile's source) or workload= to check",))
     if workload is None:
         try:
-            workload = profile.to_workload()
+            workload = profile.to_workload(config)
         except Exception as exc:  # noqa: BLE001 - any failure means "cannot calibrate"
             if check is True:
                 raise DataError(f"the profile does not calibrate to a workload: {exc}",
