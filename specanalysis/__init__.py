@@ -73,6 +73,7 @@ _LAZY: dict[str, str] = {
     "Figure": "specanalysis.profile",
     "characterize": "specanalysis.profile",
     "Characterization": "specanalysis.profile",
+    "CalibratedWorkload": "specanalysis.calibrate",
     "classify_quadrant": "specanalysis.classify",
     "Classification": "specanalysis.classify",
     "ClassificationMatrix": "specanalysis.matrix",
@@ -134,6 +135,7 @@ _SUBMODULES = {
     "errors", "frames", "catalogue", "query", "io", "sources", "config", "sim",
     "datasets", "matrix", "classify",
     "profile", "tuning", "plots", "widgets", "fixtures", "cli", "models", "stats",
+    "buckets", "calibrate",
 }
 
 __all__ = sorted([*_LAZY, "__version__"])
