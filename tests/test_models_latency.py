@@ -209,6 +209,16 @@ def test_depth_labelled_histogram_gives_the_per_task_point_estimates():
     for name in ("intercept", "per_task"):
         assert term(hist.tidy(), name)["estimate"] == pytest.approx(
             term(per_task.tidy(), name)["estimate"], rel=1e-9)
+    # the same through a source's query engine (increase() by depth over a window)
+    from specanalysis.models.latency import latency_from_source
+    from specanalysis.sources.offline import OfflineSource
+
+    more = pl.concat([samples, samples.filter(pl.col("timestamp") == pl.col(
+        "timestamp").max()).with_columns(pl.col("timestamp") + pl.duration(seconds=60))])
+    via = fit_latency(latency_from_source(OfflineSource(more), window="2m"))
+    for name in ("intercept", "per_task"):
+        assert term(via.tidy(), name)["estimate"] == pytest.approx(
+            term(per_task.tidy(), name)["estimate"], rel=1e-9)
 
 
 def test_benchmark_result_directory(tmp_path):
