@@ -104,6 +104,8 @@ _LAZY: dict[str, str] = {
     "Comparison": "specanalysis.compare",
     "window": "specanalysis.compare",
     "Window": "specanalysis.compare",
+    "tuning_report": "specanalysis.report",
+    "TuningReport": "specanalysis.report",
     # models: analytic pipeline latency
     "pipeline": "specanalysis.models.pipeline",
     "TaskGraph": "specanalysis.models.pipeline",
@@ -135,7 +137,7 @@ _SUBMODULES = {
     "errors", "frames", "catalogue", "query", "io", "sources", "config", "sim",
     "datasets", "matrix", "classify",
     "profile", "tuning", "plots", "widgets", "fixtures", "cli", "models", "stats",
-    "buckets", "calibrate",
+    "report", "buckets", "calibrate",
 }
 
 __all__ = sorted([*_LAZY, "__version__"])

@@ -107,6 +107,7 @@ CONFIG = "speculation_config"
 MEMORY_LIMIT = "speculation_memory_limit_bytes"
 CONFIRMED = "speculation_tasks_confirmed_total"
 ACTIVE_BY_DEPTH = "speculation_active_tasks_by_depth"
+AUTO_DISABLED = "speculation_auto_disabled"
 
 
 
@@ -1072,6 +1073,10 @@ def profile_workload(
         "avg memory / avg active tasks (target < 10 MB)")
     add("batch_size_avg", "Actual avg batch size", "proofs",
         q.avg(q.avg_over_time(m(BATCH), w)), (BATCH,))
+    add("auto_disabled_share", "Time auto-disabled", "%",
+        q.max(q.avg_over_time(m(AUTO_DISABLED), w)) * 100, (AUTO_DISABLED,),
+        "share of the window the runtime had switched speculation off by itself "
+        "(busiest instance)")
     add("snapshot_mb", "Memory per state snapshot", "MB",
         q.sum(q.avg_over_time(m(MEMORY, component="state_snapshots"), w)) / 1024 / 1024
         / q.sum(q.avg_over_time(m(ACTIVE_BY_DEPTH, matchers=[("depth", "!=", "0")]), w)),
