@@ -481,9 +481,7 @@ def _parse_compact_matrix(
     counts = [seg.count(b"],[") + 1 for seg in segments]
     csv = b"\n".join(seg.replace(b"],[", b"\n") for seg in segments)
     del skeleton, segments  # keep the peak near one copy of the values
-    if csv[:1] == b'"' or b'\n"' in csv:
-        return None  # a quoted timestamp: the general path refuses it by name
-    if csv.count(b"\n") != sum(counts) - 1 or b"\r" in csv:
+    if csv.count(b"\n") != sum(counts) - 1:
         return None  # a line break inside a quoted value (not JSON): the general path
     try:
         raw = pl.read_csv(
@@ -615,6 +613,20 @@ def _parse_general(
     return QueryResponse(frame, result_type, warnings, infos, histograms)
 
 
+def _quoted_ts(t: Any) -> float | None:
+    """A timestamp as the fast path reads it: a number, or a number in quotes."""
+    if isinstance(t, bool):
+        return None
+    if isinstance(t, int | float):
+        return t
+    if isinstance(t, str) and not t.strip().lower().lstrip("+-").startswith(("inf", "nan")):
+        try:
+            return float(t)
+        except ValueError:
+            return None
+    return None
+
+
 def _points_frame(
     sids: list[int], ts: list[Any], vs: list[Any], status: int | None, source: str | None
 ) -> pl.DataFrame:
@@ -626,8 +638,7 @@ def _points_frame(
         {
             "sid": pl.Series(sids, dtype=pl.UInt32),
             "t": pl.Series(
-                [t if isinstance(t, int | float) and not isinstance(t, bool) else None
-                 for t in ts]
+                [_quoted_ts(t) for t in ts]
                 if any(not isinstance(t, int | float) or isinstance(t, bool) for t in ts)
                 else ts,
                 dtype=pl.Float64,
