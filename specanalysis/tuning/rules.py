@@ -63,6 +63,7 @@ Examples
 
 from __future__ import annotations
 
+import contextvars
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -350,6 +351,11 @@ def _bounds(parameter: str) -> tuple[float | None, float | None]:
     return meta["lo"], meta["hi"]
 
 
+#: Clamps applied while one rule is evaluated (read by ``recommend``).
+CLAMPS: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "specanalysis_tuning_clamps", default=None)
+
+
 def _clamp(parameter: str, value: float) -> int:
     lo, hi = _bounds(parameter)
     v = int(value)
@@ -357,6 +363,12 @@ def _clamp(parameter: str, value: float) -> int:
         v = max(v, int(math.ceil(lo)))
     if hi is not None:
         v = min(v, int(math.floor(hi)))
+    notes = CLAMPS.get()
+    if notes is not None and v != int(value):
+        name = parameter.removeprefix(_P)
+        edge = "minimum" if lo is not None and v == int(math.ceil(lo)) else "maximum"
+        verb = "raised" if v > value else "lowered"
+        notes.append(f"{name}: {value:.4g} {verb} to the {v:g} {edge} of its range")
     return v
 
 
@@ -641,7 +653,8 @@ def _eval_timeout(ctx: _Context) -> _Outcome:
                     math.ceil(ctx.th.timeout_factor * p99) * 1000)
     rel = abs(cur - target) / target
     text = (f"p99 confirmation {ctx.fmt('confirmation_p99')}: "
-            f"{ctx.th.timeout_factor:g} x p99 -> {target} ms")
+            f"{ctx.th.timeout_factor:g} x p99 = {ctx.th.timeout_factor * p99:.3g} s "
+            f"-> {target} ms")
     if cur >= target and rel <= ctx.th.timeout_tolerance:
         return _Outcome(False, f"{text}; configured {cur} ms is at most "
                         f"{100 * ctx.th.timeout_tolerance:g} % above it")
