@@ -96,6 +96,8 @@ _LAZY: dict[str, str] = {
     "PipelineModel": "specanalysis.models.pipeline",
     "fixture_names": "specanalysis.fixtures",
     "fixture_path": "specanalysis.fixtures",
+    # notebooks: plots and widgets that render offline
+    "setup_notebook": "specanalysis.notebook",
     "load_config": "specanalysis.fixtures",
     "config_names": "specanalysis.fixtures",
     "config_path": "specanalysis.fixtures",
@@ -105,7 +107,7 @@ _LAZY: dict[str, str] = {
 _SUBMODULES = {
     "errors", "frames", "catalogue", "query", "io", "sources", "config", "sim",
     "datasets",
-    "profile", "tuning", "plots", "widgets", "fixtures", "cli", "models",
+    "profile", "tuning", "plots", "widgets", "fixtures", "cli", "notebook", "models",
 }
 
 __all__ = sorted([*_LAZY, "__version__"])
