@@ -5,7 +5,7 @@ characterise the workload, simulate a configuration before deploying it, and
 turn the tuning guide's rules into recommendations.
 
 Public names are loaded lazily (PEP 562), so ``import specanalysis`` is cheap and
-never imports galois, statsmodels, hvplot or ipywidgets.
+never imports galois, statsmodels, hvplot, ipywidgets or dask.
 
 Examples
 --------
@@ -35,6 +35,8 @@ _LAZY: dict[str, str] = {
     "WorkloadSpecError": "specanalysis.errors",
     "DataError": "specanalysis.errors",
     "MissingDependencyError": "specanalysis.errors",
+    "SweepError": "specanalysis.errors",
+    "SchedulerUnavailable": "specanalysis.errors",
     # frames and catalogue
     "validate_samples": "specanalysis.frames",
     "CATALOGUE": "specanalysis.catalogue",
@@ -76,6 +78,9 @@ _LAZY: dict[str, str] = {
     "simulate": "specanalysis.sim",
     "Workload": "specanalysis.sim",
     "SimResult": "specanalysis.sim",
+    # what-if sweeps (local processes, any executor, a Dask cluster)
+    "sweep": "specanalysis.sim.sweep",
+    "Sweep": "specanalysis.sim.sweep",
     # tuning recommendations
     "recommend": "specanalysis.tuning",
     "Recommendations": "specanalysis.tuning",
@@ -90,6 +95,11 @@ _LAZY: dict[str, str] = {
     "BenchResult": "specanalysis.sim.bench",
     "GUIDE_SUITE": "specanalysis.sim.bench",
     "load_fixture": "specanalysis.fixtures",
+    # before/after verdicts
+    "compare": "specanalysis.compare",
+    "Comparison": "specanalysis.compare",
+    "window": "specanalysis.compare",
+    "Window": "specanalysis.compare",
     # models: analytic pipeline latency
     "pipeline": "specanalysis.models.pipeline",
     "TaskGraph": "specanalysis.models.pipeline",
@@ -107,7 +117,8 @@ _LAZY: dict[str, str] = {
 _SUBMODULES = {
     "errors", "frames", "catalogue", "query", "io", "sources", "config", "sim",
     "datasets",
-    "profile", "tuning", "plots", "widgets", "fixtures", "cli", "notebook", "models",
+    "profile", "tuning", "plots", "widgets", "fixtures", "cli", "models", "stats",
+    "notebook",
 }
 
 __all__ = sorted([*_LAZY, "__version__"])

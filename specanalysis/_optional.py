@@ -9,7 +9,9 @@ from specanalysis.errors import MissingDependencyError
 
 _PIP_NAMES = {"hvplot": "hvplot", "ipywidgets": "ipywidgets", "galois": "galois",
               "statsmodels": "statsmodels", "prometheus_api_client":
-              "prometheus-api-client", "tqdm": "tqdm"}
+              "prometheus-api-client", "tqdm": "tqdm",
+              "distributed": "specanalysis[distributed]",
+              "dask": "specanalysis[distributed]"}
 
 
 def require(module: str) -> ModuleType:

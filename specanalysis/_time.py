@@ -25,7 +25,28 @@ from datetime import datetime, timezone
 
 from specanalysis.errors import SpecAnalysisError
 
-__all__ = ["parse_duration", "format_duration", "to_ms", "to_datetime", "TimeLike"]
+__all__ = ["parse_duration", "format_duration", "to_ms", "to_datetime", "TimeLike",
+           "MIN_MS", "MAX_MS", "MAX_DURATION_S", "in_time_range", "window_start"]
+
+#: Instants a datetime (and a polars Datetime shown or converted) can hold:
+#: 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999Z, in ms since the epoch.
+MIN_MS = -62_135_596_800_000
+MAX_MS = 253_402_300_799_999
+#: Longest duration: Prometheus' own limit (int64 nanoseconds, about 292 years).
+MAX_DURATION_S = (2**63 - 1) / 1e9
+_RANGE_TEXT = "between 0001-01-01 and 9999-12-31 (unix seconds -62135596800 .. 253402300799)"
+
+
+def in_time_range(ms: int) -> bool:
+    """Whether ``ms`` (since the epoch) is an instant a datetime can hold."""
+    return MIN_MS <= ms <= MAX_MS
+
+
+def _check_ms(ms: int, value: object, field: str) -> int:
+    if not in_time_range(ms):
+        raise SpecAnalysisError(f"{value!r} is out of the range of times", field=field,
+                                expected=f"a time {_RANGE_TEXT}")
+    return ms
 
 TimeLike = datetime | str | int | float
 
@@ -62,6 +83,9 @@ def parse_duration(value: str | int | float, *, field: str = "duration") -> floa
     if not math.isfinite(seconds) or seconds <= 0:
         raise SpecAnalysisError(f"{value!r} is not a positive duration", field=field,
                                 expected="a duration > 0")
+    if seconds > MAX_DURATION_S:
+        raise SpecAnalysisError(f"{value!r} is longer than Prometheus allows", field=field,
+                                expected="a duration of at most 292y (2^63 ns)")
     return seconds
 
 
@@ -94,14 +118,19 @@ def to_ms(value: TimeLike, *, field: str = "time") -> int:
         raise SpecAnalysisError(f"{value!r} is not a time", field=field)
     if isinstance(value, int | float):
         if not math.isfinite(value):
-            raise SpecAnalysisError(f"{value!r} is not a time", field=field)
-        return round(value * 1000)
+            raise SpecAnalysisError(f"{value!r} is not a time", field=field,
+                                    expected=f"a time {_RANGE_TEXT}")
+        if abs(value) > 1e15:  # far out of range (and value * 1000 may overflow)
+            return _check_ms(MAX_MS + 1, value, field)
+        return _check_ms(round(value * 1000), value, field)
     if isinstance(value, str):
         text = value.strip()
         try:
-            return round(float(text) * 1000)
+            seconds = float(text)
         except ValueError:
             pass
+        else:
+            return to_ms(seconds, field=field)
         try:
             value = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
@@ -115,8 +144,13 @@ def to_ms(value: TimeLike, *, field: str = "time") -> int:
                 f"naive datetime {value.isoformat()} has no time zone", field=field,
                 expected="a tz-aware datetime (e.g. tzinfo=timezone.utc)",
             )
-        delta = value - datetime(1970, 1, 1, tzinfo=timezone.utc)
-        return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
+        try:
+            delta = value - datetime(1970, 1, 1, tzinfo=timezone.utc)
+        except OverflowError:  # an offset pushing year 1 / 9999 out of range
+            raise SpecAnalysisError(f"{value.isoformat()} is out of the range of times",
+                                    field=field, expected=f"a time {_RANGE_TEXT}") from None
+        ms = delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
+        return _check_ms(ms, value.isoformat(), field)
     raise SpecAnalysisError(f"{type(value).__name__} is not a time", field=field,
                             expected="datetime, RFC 3339 string or unix seconds")
 
@@ -127,3 +161,22 @@ def to_datetime(value: TimeLike, *, field: str = "time") -> datetime:
     return datetime.fromtimestamp(ms // 1000, tz=timezone.utc).replace(
         microsecond=(ms % 1000) * 1000
     )
+
+
+def window_start(at: datetime, seconds: float, *, field: str = "window") -> datetime:
+    """``at - seconds``, or a typed error when that falls before year 1.
+
+    Examples
+    --------
+    >>> window_start(datetime(2025, 1, 1, tzinfo=timezone.utc), 3600).isoformat()
+    '2024-12-31T23:00:00+00:00'
+    """
+    from datetime import timedelta
+
+    try:
+        return at - timedelta(seconds=seconds)
+    except OverflowError:
+        raise SpecAnalysisError(
+            f"a {format_duration(seconds)} window ending {at.isoformat()} starts before "
+            "year 1", field=field, expected=f"a window that starts {_RANGE_TEXT}",
+        ) from None

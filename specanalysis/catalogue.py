@@ -30,12 +30,19 @@ __all__ = [
     "Target",
     "CATALOGUE",
     "TARGETS",
+    "TOLERANCES",
+    "DEFAULT_TOLERANCE",
     "UnknownMetricsWarning",
     "lookup",
     "canonical_name",
     "normalize_samples",
     "describe_metrics",
     "metric_types",
+    "ROLLBACK_REASONS",
+    "REASON_ALIASES",
+    "DEFERRAL_REASONS",
+    "canonical_reason",
+    "normalize_reasons",
 ]
 
 MetricType = Literal["counter", "gauge", "histogram"]
@@ -106,9 +113,37 @@ _MS = 0.001
 _METRICS: list[Metric] = [
     Metric("speculation_tasks_total", "counter", "tasks",
            "Speculative tasks executed; the rollback-rate denominator.", "higher",
-           aliases={"speculation_tasks_scheduled_total": 1.0,
-                    "speculation_tasks_scheduled": 1.0,
-                    "agenc_speculation_executions_total": 1.0}),
+           aliases={"agenc_speculation_executions_total": 1.0}),
+    Metric("speculation_tasks_scheduled_total", "counter", "tasks",
+           "Tasks submitted to the runtime (the offered load), rejected ones "
+           "included; unlike speculation_tasks_total it is not shaped by the "
+           "runtime's queues and limits.",
+           aliases={"speculation_tasks_scheduled": 1.0}),
+    Metric("speculation_tasks_rejected_total", "counter", "tasks",
+           "Tasks refused at submission (load shedding), by reason "
+           "(proof_queue_full).", "lower", labels=("reason",)),
+    Metric("speculation_tasks_deferred_total", "counter", "tasks",
+           "Ready tasks refused speculative admission, once per task attempt and "
+           "reason (depth_limit, branch_limit, snapshot_limit, pending_ops_limit, "
+           "memory_limit, cascade_limit, proof_queue_full, disabled, rollout); "
+           "depth is the depth the task would have had.", "lower",
+           labels=("reason", "depth")),
+    Metric("speculation_deferral_wait_seconds", "histogram", "seconds",
+           "Time a deferred task waited, first refusal to execution start.",
+           "lower", aliases={"speculation_timing_deferral_wait_ms": _MS}),
+    Metric("speculation_execution_seconds", "histogram", "seconds",
+           "Execution time of each task attempt.",
+           aliases={"speculation_execution_latency_ms": _MS}),
+    Metric("speculation_proof_batch_duration_seconds", "histogram", "seconds",
+           "Service time of each proof batch (fixed batch cost plus the proofs "
+           "in it), without queueing."),
+    Metric("speculation_proof_workers_busy", "gauge", "workers",
+           "Proof workers busy generating a batch."),
+    Metric("speculation_proof_workers", "gauge", "workers",
+           "Proof workers (proof.worker_threads)."),
+    Metric("speculation_config", "gauge", "value",
+           "The configuration the runtime runs with, one series per parameter "
+           "(dotted name; booleans 1/0).", labels=("parameter",)),
     Metric("speculation_tasks_confirmed_total", "counter", "tasks",
            "Tasks whose proof was confirmed on chain (finalised).", "higher",
            aliases={"speculation_proofs_confirmed_total": 1.0}),
@@ -207,6 +242,144 @@ TARGETS: dict[str, Target] = {
                "tasks", "TG max_depth rules"),
     ]
 }
+
+#: The runbooks' rollback reasons (the ``reason`` label of ``speculation_rollback_total``):
+#: the vocabulary every other naming is normalised to.
+ROLLBACK_REASONS: tuple[str, ...] = ("ancestor_failed", "proof_invalid", "timeout",
+                                     "state_conflict", "manual")
+
+#: Rollback reason names of the other documents -> the runbooks' vocabulary
+#: (runtime-facts §1c). Matched case-insensitively after these exact names, so the
+#: API's UPPER_CASE forms of the runbook names map too.
+REASON_ALIASES: dict[str, str] = {
+    # design document and runtime code
+    "proof_failed": "proof_invalid",
+    "proof_timeout": "timeout",
+    "confirmation_timeout": "timeout",
+    "claim_expired": "timeout",
+    "commitment_expired": "timeout",
+    "manual_cancel": "manual",
+    # API (UPPER_CASE)
+    "ANCESTOR_PROOF_FAILED": "ancestor_failed",
+    "ANCESTOR_EXECUTION_FAILED": "ancestor_failed",
+    "ANCESTOR_EXPIRED": "ancestor_failed",
+    "ANCESTOR_SLASHED": "ancestor_failed",
+    "MANUAL_REQUEST": "manual",
+    "CONSISTENCY_CHECK_FAILED": "state_conflict",
+    "CLAIM_EXPIRED": "timeout",
+    "CONFIG_CHANGE": "manual",
+    "EMERGENCY_SHUTDOWN": "manual",
+    # on-chain events
+    "ParentVoided": "ancestor_failed",
+    "ParentCancelled": "ancestor_failed",
+    "ParentDisputed": "ancestor_failed",
+    "Expired": "timeout",
+}
+
+#: Reasons of ``speculation_tasks_deferred_total`` (why a ready task was not admitted
+#: speculatively), each with the configuration parameter that binds.
+DEFERRAL_REASONS: dict[str, str] = {
+    "depth_limit": "max_depth",
+    "branch_limit": "max_parallel_branches",
+    "snapshot_limit": "limits.max_state_snapshots",
+    "pending_ops_limit": "limits.max_pending_operations",
+    "memory_limit": "limits.max_memory_mb",
+    "cascade_limit": "limits.max_rollback_cascade_size",
+    "proof_queue_full": "proof.queue_size",
+    "disabled": "enabled",
+    "rollout": "features.rollout_percentage",
+}
+
+_REASON_LOWER = {k.lower(): v for k, v in REASON_ALIASES.items()}
+
+
+def canonical_reason(name: str | None) -> str | None:
+    """The runbooks' name of a rollback reason written in any document's vocabulary.
+
+    Unknown names come back unchanged (lower-cased when their lower-case form is a
+    runbook name); None stays None.
+
+    Examples
+    --------
+    >>> canonical_reason("proof_timeout"), canonical_reason("ANCESTOR_SLASHED")
+    ('timeout', 'ancestor_failed')
+    >>> canonical_reason("PROOF_INVALID"), canonical_reason("cosmic_ray")
+    ('proof_invalid', 'cosmic_ray')
+    """
+    if name is None:
+        return None
+    if name in ROLLBACK_REASONS:
+        return name
+    if name in REASON_ALIASES:
+        return REASON_ALIASES[name]
+    low = name.lower()
+    if low in ROLLBACK_REASONS:
+        return low
+    return _REASON_LOWER.get(low, name)
+
+
+def normalize_reasons(frame: pl.DataFrame, *, column: str = "reason",
+                      value: str = "value") -> pl.DataFrame:
+    """Rename reasons to the runbooks' vocabulary and add up rows that now coincide.
+
+    For aggregated results (one row per reason and any other label), not raw
+    samples: the rows of two raw names that map to one reason are summed. A
+    ``raw_reasons`` column keeps the original names (comma-separated).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> f = pl.DataFrame({"reason": ["proof_timeout", "timeout", "proof_failed"],
+    ...                   "value": [2.0, 3.0, 1.0]})
+    >>> normalize_reasons(f).sort("reason").rows()
+    [('proof_invalid', 1.0, 'proof_failed'), ('timeout', 5.0, 'proof_timeout,timeout')]
+    """
+    if frame.height == 0:
+        return frame.with_columns(pl.lit(None, pl.String).alias("raw_reasons"))
+    raw = frame.get_column(column).to_list()
+    mapped = [canonical_reason(r) for r in raw]
+    keys = [c for c in frame.columns if c not in (column, value)]
+    out = frame.with_columns(pl.Series(column, mapped, dtype=pl.String),
+                             pl.Series("_raw", raw, dtype=pl.String))
+    return (out.group_by([column, *keys], maintain_order=True)
+            .agg(pl.col(value).sum(),
+                 pl.col("_raw").unique().sort().str.join(",").alias("raw_reasons"))
+            .select(column, *keys, value, "raw_reasons"))
+
+
+#: Equivalence margins for before/after comparisons (relative change, ±): a
+#: change smaller than this counts as "no change" (``compare``'s default
+#: ``tolerance``). Tail and count figures are noisier than medians and means,
+#: so their margins are wider; the guide's own example report calls a 3.5 %
+#: throughput drop "slightly worse", so throughput keeps a 3 % margin.
+TOLERANCES: dict[str, float] = {
+    "throughput_tps": 0.03,
+    "task_rate_tps": 0.03,
+    "latency_p50_s": 0.05,
+    "latency_p90_s": 0.05,
+    "latency_p99_s": 0.10,
+    "latency_max_s": 0.20,
+    "chain_latency_p50_s": 0.05,
+    "chain_latency_p99_s": 0.10,
+    "rollback_rate_pct": 0.10,
+    "timeout_rollback_rate_pct": 0.20,
+    "task_rollback_rate_pct": 0.10,
+    "avg_rollback_size": 0.10,
+    "blast_radius_max": 0.20,
+    "memory_avg_mb": 0.05,
+    "memory_peak_mb": 0.10,
+    "memory_mb": 0.05,
+    "memory_per_active_task_mb": 0.05,
+    "proof_p50_s": 0.05,
+    "proof_p99_s": 0.10,
+    "confirmation_p99_s": 0.10,
+    "recovery_time_s": 0.10,
+    "recovery_time_p99_s": 0.15,
+    "proof_queue_depth": 0.20,
+    "active_tasks": 0.05,
+}
+#: Equivalence margin of a figure without an entry in :data:`TOLERANCES`.
+DEFAULT_TOLERANCE = 0.05
 
 # alias sample name -> (canonical sample name, value factor); built once.
 _ALIASES: dict[str, tuple[str, float]] = {}
@@ -317,7 +490,7 @@ def normalize_samples(
     if "le" in samples.columns:
         scaled = pl.col("le").cast(pl.Float64, strict=False) * factor
         exprs.append(
-            pl.when(is_bucket & (factor != 1.0))
+            pl.when(is_bucket & (factor != 1.0) & scaled.is_not_null())
             .then(_format_le(scaled))
             .otherwise(pl.col("le"))
             .alias("le")

@@ -49,7 +49,7 @@ from typing import Any
 
 import polars as pl
 
-from specanalysis.errors import ConfigError, ParseError, SpecAnalysisError
+from specanalysis.errors import ConfigError, LimitError, ParseError, SpecAnalysisError
 
 __all__ = [
     "SpeculationConfig",
@@ -380,23 +380,17 @@ class SpeculationConfig(_Section):
             'conservative', 'balanced', 'aggressive', 'custom')
         """
         source: str | None = None
-        if isinstance(path_or_text, Path) or (
+        if isinstance(path_or_text, str) and not path_or_text.strip():
+            text = path_or_text  # empty text: "missing [speculation] table"
+        elif isinstance(path_or_text, Path) or (
             isinstance(path_or_text, str) and "\n" not in path_or_text
             and "=" not in path_or_text and "[" not in path_or_text
-        ):
-            path = Path(path_or_text)
-            source = str(path)
-            try:
-                text = path.read_text(encoding="utf-8")
-            except OSError as exc:
-                raise ConfigError(f"cannot read the file: {exc.strerror or exc}",
-                                  source=source) from exc
+        ) or (isinstance(path_or_text, str) and "\n" not in path_or_text
+              and Path(path_or_text).is_file()):
+            source = str(path_or_text)
+            text = _read_config_file(path_or_text)
         elif isinstance(path_or_text, str):
-            if "\n" not in path_or_text and Path(path_or_text).is_file():
-                source = path_or_text
-                text = Path(path_or_text).read_text(encoding="utf-8")
-            else:
-                text = path_or_text
+            text = path_or_text
         else:
             raise ConfigError(f"expected a Path or TOML text, got "
                               f"{type(path_or_text).__name__}")
@@ -465,7 +459,10 @@ class SpeculationConfig(_Section):
                         report(sub_dotted, problem)
                     else:
                         sec_kwargs[sub] = coerced
-                if "min_stake" in sec_kwargs or "max_stake" in sec_kwargs:
+                bad_stake = any(p.startswith(f"{dotted}.m") or f" {dotted}.m" in p
+                                for p in problems if "_stake" in p)
+                if not bad_stake and ("min_stake" in sec_kwargs
+                                      or "max_stake" in sec_kwargs):
                     lo = sec_kwargs.get("min_stake", StakeConfig.min_stake)
                     hi = sec_kwargs.get("max_stake", StakeConfig.max_stake)
                     if key == "stake" and lo > hi:
@@ -654,6 +651,26 @@ class SpeculationConfig(_Section):
                        f"is below the guide's memory formula ({mem.total_mb:.0f} MB with "
                        f"{avg_state_mb:g} MB per branch; recommended {mem.recommended_mb})")
         return out
+
+
+def _read_config_file(path: str | Path) -> str:
+    """The text of a TOML file: a regular file, at most ``LIMITS.max_config_bytes``, UTF-8."""
+    from specanalysis.limits import read_file
+
+    source = str(path)
+    try:
+        data = read_file(path, what="a TOML file with a [speculation] table",
+                         limit="max_config_bytes")
+    except LimitError:
+        raise
+    except SpecAnalysisError as exc:
+        raise ConfigError(exc.message, source=source) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigParseError(f"not UTF-8 (byte {exc.start})", source=source, line=line,
+                               expected="a UTF-8 TOML file") from None
 
 
 def _toml_value(value: Any, dotted: str) -> str:

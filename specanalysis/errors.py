@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from specanalysis._secrets import mask
+
 __all__ = [
     "SpecAnalysisError",
     "ParseError",
@@ -32,7 +34,27 @@ __all__ = [
     "WorkloadSpecError",
     "DataError",
     "MissingDependencyError",
+    "LimitError",
+    "ConfigMismatchError",
+    "SweepError",
+    "SchedulerUnavailable",
 ]
+# also public, but not error classes: EXIT_* codes, EXIT_CODES_HELP, exit_code()
+
+#: CLI exit codes (one mapping, :func:`exit_code`; every ``--help`` prints it).
+EXIT_OK = 0
+EXIT_VERDICT = 1
+EXIT_BAD_INPUT = 2
+EXIT_UNREACHABLE = 3
+EXIT_REFUSED = 4
+EXIT_CODES_HELP = """\
+exit codes:
+  0  ok
+  1  a --fail-on verdict was met (commands that judge a change)
+  2  bad input: a flag, file, config or output path that cannot be used
+  3  the data source (Prometheus) could not be reached
+  4  the server refused the query or timed out evaluating it
+"""
 
 
 class SpecAnalysisError(Exception):
@@ -61,11 +83,12 @@ class SpecAnalysisError(Exception):
         field: str | None = None,
         expected: str | None = None,
     ) -> None:
-        self.message = message
-        self.source = source
+        # every string that leaves the package is masked, before any truncation
+        self.message = mask(str(message))
+        self.source = mask(source)
         self.line = line
-        self.field = field
-        self.expected = expected
+        self.field = mask(field)
+        self.expected = mask(expected)
         super().__init__(self._render())
 
     def _render(self) -> str:
@@ -115,8 +138,9 @@ class PrometheusError(SpecAnalysisError):
         status: int | None = None,
         **kwargs,
     ) -> None:
-        self.error_type = error_type
-        self.status = status
+        self.error_type = mask(error_type) if isinstance(error_type, str) else (
+            None if error_type is None else repr(error_type))
+        self.status = status if isinstance(status, int) else None
         super().__init__(message, **kwargs)
 
     def _render(self) -> str:
@@ -153,9 +177,9 @@ class ConfigError(SpecAnalysisError, ValueError):
     """
 
     def __init__(self, problems: str | Iterable[str], **kwargs) -> None:
-        self.problems: list[str] = (
-            [problems] if isinstance(problems, str) else list(problems)
-        )
+        self.problems: list[str] = [
+            mask(str(p)) for p in ([problems] if isinstance(problems, str) else problems)
+        ]
         n = len(self.problems)
         head = f"{n} problem{'s' if n != 1 else ''} in the configuration:"
         body = "".join(f"\n  - {p}" for p in self.problems)
@@ -173,3 +197,39 @@ class DataError(SpecAnalysisError, ValueError):
 class MissingDependencyError(SpecAnalysisError, ImportError):
     """An optional dependency is not installed; the message names the package to install."""
 
+
+class ConfigMismatchError(ConfigError):
+    """The configuration a user passed disagrees with the configuration gauges in the
+    data (``strict`` mode); ``problems`` names each parameter with both values."""
+
+
+class SweepError(SpecAnalysisError, RuntimeError):
+    """A what-if sweep could not finish; the runs it completed are kept in its cache."""
+
+
+class SchedulerUnavailable(SweepError, ConnectionError):
+    """The Dask scheduler could not be reached (raised before any work is lost)."""
+
+
+class LimitError(SpecAnalysisError, ValueError):
+    """An input or a request exceeds a resource limit; the message names the limit
+    and how to raise it (:mod:`specanalysis.limits`)."""
+
+
+def exit_code(exc: BaseException) -> int:
+    """The CLI exit code for an error (see :data:`EXIT_CODES_HELP`).
+
+    Examples
+    --------
+    >>> exit_code(PrometheusUnavailable("down")), exit_code(PrometheusTimeout("slow"))
+    (3, 4)
+    >>> exit_code(ConfigError("bad")), exit_code(OSError(13, "Permission denied"))
+    (2, 2)
+    """
+    if isinstance(exc, PrometheusUnavailable | SchedulerUnavailable):
+        return EXIT_UNREACHABLE
+    if isinstance(exc, PrometheusError):
+        return EXIT_REFUSED
+    if isinstance(exc, SpecAnalysisError | OSError):
+        return EXIT_BAD_INPUT
+    raise TypeError(f"no exit code for {type(exc).__name__}")

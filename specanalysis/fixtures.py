@@ -228,6 +228,9 @@ def _fixture_configs() -> dict[str, Any]:
         "enabled": True,
         "mode": "balanced",
         "max_depth": 5,
+        # with the documented (second-scale) proof times chains stay unconfirmed
+        # for seconds; 16 branches keep the default 4 from hiding max_depth's effect
+        "max_parallel_branches": 16,
     })
     return {name: base.replace(max_depth=f.max_depth) for name, f in _FIXTURES.items()}
 

@@ -22,6 +22,7 @@ from specanalysis.sim.bench import (
     suite_report,
     suite_table,
 )
+from specanalysis.sim.workload import FAST_TIMINGS
 
 T0 = datetime(2025, 1, 28, tzinfo=timezone.utc)
 
@@ -39,6 +40,9 @@ GOOD = {
     "task_rollback_rate_pct": 5.0,
     "avg_rollback_size": 2.5,
     "blast_radius_max": 6.0,
+    "rejected_pct": 0.0,
+    "deferred_pct": 10.0,
+    "auto_disabled_pct": 0.0,
     "memory_avg_mb": 300.0,
     "memory_peak_mb": 420.0,
     "memory_per_active_task_mb": 4.0,
@@ -260,7 +264,9 @@ from specanalysis.sim.bench import (  # noqa: E402
     scaled_suite,
 )
 
-SHORT = {"duration": "2m", "warmup": "30s", "rate": 50.0}
+# millisecond proofs keep 50 tasks/s within the default pool's capacity
+SHORT = {"duration": "2m", "warmup": "30s", "rate": 50.0,
+         "workload_options": FAST_TIMINGS}
 
 
 def test_run_benchmark_is_reproducible_and_drops_the_warmup():

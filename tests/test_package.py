@@ -9,7 +9,8 @@ import pytest
 
 import specanalysis
 
-HEAVY = ("galois", "statsmodels", "hvplot", "ipywidgets", "holoviews", "pandas")
+HEAVY = ("galois", "statsmodels", "hvplot", "ipywidgets", "holoviews", "pandas",
+         "dask", "distributed")
 
 
 def test_import_is_light():

@@ -161,9 +161,15 @@ def test_missing_metric_is_nan_with_a_note_never_zero(profile):
         f = profile[name]
         assert math.isnan(f.value)
         assert f"metric {metric} absent from source" in f.note
+    # the fixture predates the offered-load and pipeline-timing metrics: they are
+    # named missing too, and nothing the fixture has is
     assert set(profile.missing) == {
         "solana_confirmation_seconds", "speculation_e2e_latency_seconds",
-        "speculation_rollback_cascade_size"}
+        "speculation_rollback_cascade_size", "speculation_tasks_scheduled_total",
+        "speculation_tasks_rejected_total", "speculation_execution_seconds",
+        "speculation_proof_batch_duration_seconds", "speculation_deferral_wait_seconds",
+        "speculation_proof_workers_busy", "speculation_proof_workers",
+        "speculation_memory_limit_bytes"}
     assert "confirmation_p99" in profile.unavailable
 
 
@@ -216,7 +222,8 @@ def test_prom3_semantics_gives_the_same_profile(full_samples):
 
 def test_outputs_frame_json_summary_and_reprs(profile):
     f = profile.to_frame()
-    assert f.columns == ["name", "value", "unit", "promql", "note"]
+    assert f.columns == ["name", "value", "unit", "promql", "note", "low", "high",
+                         "flags"]
     assert f.height == len(profile.figures)
     row = f.filter(pl.col("name") == "task_rate").row(0, named=True)
     assert row["value"] == pytest.approx(120.0) and row["unit"] == "tasks/min"
@@ -227,7 +234,10 @@ def test_outputs_frame_json_summary_and_reprs(profile):
     text = profile.summary()
     assert "Task Rate: 120 tasks/min" in text
     assert "Depth ≤2: 4800 (66.7 %)" in text
-    assert "Proof Generation: p50=2.75s, p99=9.75s" in text
+    # interpolated like Grafana, with the bucket the true quantile is in:
+    # rank 5 of 10 falls in (2, 5], rank 9.9 in (5, 10]
+    assert ("Proof Generation: p50=2.75s (bucket [2, 5] s), "
+            "p99=9.75s (bucket [5, 10] s)") in text
     assert "Rollback Rate: 20%" in text
     assert "Avg Memory: 150 MB" in text
     assert "Peak Active Tasks: 47 tasks" in text

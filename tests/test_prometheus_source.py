@@ -51,6 +51,7 @@ class FakeAPI:
         self.requests: list[dict] = []
         self.script: list | Callable = [ok()]
         self.delay = 0.0
+        self.stall = 0.0  # seconds to stall after the headers, before the body
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -72,6 +73,9 @@ class FakeAPI:
                     self.send_header(k, v)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
+                if api.stall:
+                    self.wfile.flush()
+                    time.sleep(api.stall)
                 try:
                     self.wfile.write(body)
                 except (BrokenPipeError, ConnectionResetError):

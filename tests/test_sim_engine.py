@@ -12,6 +12,7 @@ from specanalysis.config import SpeculationConfig
 from specanalysis.errors import ConfigError, WorkloadSpecError
 from specanalysis.frames import validate_samples
 from specanalysis.sim import Workload, simulate
+from specanalysis.sim.workload import FAST_TIMINGS
 
 # A runtime with no queueing: many workers, batches of one, no batch overhead,
 # generous limits and timeouts (runtime-facts §4, q_i = 0).
@@ -118,7 +119,8 @@ CFG = SpeculationConfig(enabled=True)
 
 @pytest.fixture(scope="module")
 def failing_run():
-    w = Workload(rate=30, depth="uniform:1-5", failures=0.1)
+    # millisecond proofs: a busy but unsaturated pool at 30 tasks/s
+    w = Workload(rate=30, depth="uniform:1-5", failures=0.1, **FAST_TIMINGS)
     return simulate(CFG, w, duration="3m", seed=11)
 
 
@@ -407,7 +409,7 @@ def test_snapshot_text_round_trips(failing_run):
     back = parse_exposition(text, timestamp=r.start_ms / 1000 + 90)
     assert back["timestamp"].n_unique() == 1
     want = r.samples_at(90)
-    labels = ["metric", "component", "depth", "le", "reason"]
+    labels = ["metric", "component", "depth", "le", "reason", "parameter"]
     joined = want.join(back, on=labels, how="full", nulls_equal=True, suffix="_back")
     assert joined.height == want.height == back.height
     assert np.allclose(joined["value"].to_numpy(), joined["value_back"].to_numpy())

@@ -400,11 +400,12 @@ def test_bad_arguments_raise_typed_errors():
 # ----------------------------------------------------------------------- simulator
 
 
-def _profile_sim(cfg, workload, seed=3):
+def _profile_sim(cfg, workload, seed=3, settings=None):
     from specanalysis.sim import simulate
     from specanalysis.sources.offline import OfflineSource
 
-    result = simulate(cfg, workload, duration="6m", seed=seed, progress=False)
+    result = simulate(cfg, workload, duration="6m", seed=seed, progress=False,
+                      settings=settings)
     source = OfflineSource(result.samples)
     return profile_workload(source, window="5m"), source
 
@@ -436,10 +437,14 @@ def test_sim_rollback_storm_from_too_deep_speculation():
 
 def test_sim_saturated_proof_queue():
     from specanalysis.sim import Workload
+    from specanalysis.sim.engine import SimSettings
+    from specanalysis.sim.workload import FAST_TIMINGS
 
     cfg = BASE.replace(**{"proof.worker_threads": 1, "proof.batch_size": 10})
-    w = Workload(rate=30, depth="uniform:1-3", proof_time="lognormal:mean=40ms,cv=0.3")
-    before, source = _profile_sim(cfg, w)
+    w = Workload(rate=30, depth="uniform:1-3",
+                 **{**FAST_TIMINGS, "proof_time": "lognormal:mean=40ms,cv=0.3"})
+    # a growing backlog (no load shedding), the situation the guide's rule reads
+    before, source = _profile_sim(cfg, w, settings=SimSettings(on_full_queue="defer"))
     assert before["queue_utilization"].value > 70
     recs = recommend(before, cfg, source=source)
     assert recs["proof.worker_threads"].proposed > 1
@@ -454,7 +459,7 @@ def test_sim_saturated_proof_queue():
     literal = recommend(before, cfg, source=source,
                         thresholds=TuningThresholds(depth_excludes_timeouts=False))
     assert literal["max_depth"].direction == "decrease"  # the guide read literally
-    after, _ = _profile_sim(recs.apply(), w)
+    after, _ = _profile_sim(recs.apply(), w, settings=SimSettings(on_full_queue="defer"))
     assert after["queue_utilization"].value < before["queue_utilization"].value
     assert after["proof_p99"].value < before["proof_p99"].value
 

@@ -5,8 +5,14 @@ Each command lives in its own module (``specanalysis/cli/<command>.py``) with a
 chosen one and turns errors into exit codes:
 
 * 0 -- success
-* 2 -- bad input (a flag, file or config that cannot be used)
+* 1 -- a ``--fail-on`` verdict was met (commands that judge)
+* 2 -- bad input (a flag, file or config that cannot be used, an unwritable output)
 * 3 -- the data source (Prometheus) could not be reached
+* 4 -- the server refused or timed out the query
+
+The mapping is :func:`specanalysis.errors.exit_code`; the same text ends every
+``--help``. An unexpected exception (a bug) prints a masked traceback and exits
+70 (``EX_SOFTWARE``).
 """
 
 from __future__ import annotations
@@ -17,7 +23,14 @@ import sys
 from collections.abc import Sequence
 
 from specanalysis import __version__
-from specanalysis.errors import PrometheusUnavailable, SpecAnalysisError
+from specanalysis._secrets import mask
+from specanalysis.errors import (
+    EXIT_CODES_HELP,
+    EXIT_UNREACHABLE,
+    PrometheusError,
+    SpecAnalysisError,
+    exit_code,
+)
 
 __all__ = ["main", "build_parser"]
 
@@ -25,8 +38,6 @@ __all__ = ["main", "build_parser"]
 COMMANDS = ("profile", "recommend", "bench", "fixtures")
 
 EPILOG = """\
-exit codes: 0 ok, 2 bad input, 3 data source unreachable
-
 examples:
   specanalysis profile --fixture baseline
   specanalysis profile --prometheus http://localhost:9090 --window 1h --json
@@ -64,7 +75,21 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # command not built yet
             raise
         module.register(sub)
+    _document_exit_codes(parser)
     return parser
+
+
+def _document_exit_codes(parser: argparse.ArgumentParser) -> None:
+    """End every parser's --help (commands and subcommands) with the exit codes."""
+    epilog = parser.epilog or ""
+    if EXIT_CODES_HELP not in epilog:
+        parser.epilog = (epilog.rstrip("\n") + "\n\n" if epilog else "") + EXIT_CODES_HELP
+        if parser.formatter_class is argparse.HelpFormatter:
+            parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                _document_exit_codes(child)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -76,15 +101,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except PrometheusUnavailable as exc:
-        print(f"specanalysis: data source unreachable: {exc}", file=sys.stderr)
-        return 3
-    except SpecAnalysisError as exc:
-        print(f"specanalysis: error: {exc}", file=sys.stderr)
-        return 2
+    except (SpecAnalysisError, OSError) as exc:
+        code = exit_code(exc)
+        if isinstance(exc, OSError):  # an output path: unwritable, a directory, ...
+            where = f"{exc.filename}: " if exc.filename else ""
+            text = f"{where}{exc.strerror or exc}"
+        else:
+            text = str(exc)
+        what = {EXIT_UNREACHABLE: "data source unreachable"}.get(
+            code, "the server refused the query" if isinstance(exc, PrometheusError)
+            else "error")
+        print(f"specanalysis: {what}: {mask(text)}", file=sys.stderr)
+        return code
     except KeyboardInterrupt:
         print("specanalysis: interrupted", file=sys.stderr)
         return 130
+    except Exception:  # a bug: say so, with a traceback that cannot hold a secret
+        import traceback
+
+        print(mask(traceback.format_exc()), file=sys.stderr, end="")
+        print("specanalysis: internal error (a bug; please report it with the "
+              "traceback above)", file=sys.stderr)
+        return 70
 
 
 if __name__ == "__main__":  # pragma: no cover

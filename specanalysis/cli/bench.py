@@ -13,6 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from specanalysis.cli._paths import output_dir, output_file
 from specanalysis.errors import SpecAnalysisError
 
 __all__ = ["register", "run_run", "run_suite", "run_report"]
@@ -137,6 +138,8 @@ def run_run(args: argparse.Namespace) -> int:
         else (test.inject_failures if test else 0.0),
         "measure_latency": args.measure_latency or bool(test and test.measure_latency),
     }
+    if args.output:
+        output_file(args.output, "--output")
     config = _load_config(args.config)
     seed = _seed(args.seed)
     try:
@@ -160,6 +163,7 @@ def run_run(args: argparse.Namespace) -> int:
 def run_suite(args: argparse.Namespace) -> int:
     from specanalysis.sim import bench
 
+    output_dir(args.output_dir, "--output-dir")
     config = _load_config(args.config)
     seed = _seed(args.seed)
     runs = int(_number(args.runs, "--runs", lo=1) or 3)
@@ -190,9 +194,10 @@ def run_suite(args: argparse.Namespace) -> int:
 def run_report(args: argparse.Namespace) -> int:
     from specanalysis.sim.bench import suite_report
 
+    if args.output:
+        output_file(args.output, "--output")
     text = suite_report(args.input_dir)
     if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         Path(args.output).write_text(text, encoding="utf-8")
         print(f"wrote {args.output}")
     else:

@@ -21,9 +21,11 @@ examples:
 
 
 def run_build(args: argparse.Namespace) -> int:
+    from specanalysis.cli._paths import output_dir
     from specanalysis.fixtures import build_fixtures, fixtures_dir
 
     out = Path(args.output_dir) if args.output_dir else fixtures_dir()
+    output_dir(out, "--output-dir")
     quiet = args.quiet
 
     def say(step: str) -> None:

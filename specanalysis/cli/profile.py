@@ -207,9 +207,6 @@ examples:
   specanalysis profile --samples metrics.parquet --window 30m --json
   specanalysis profile --prometheus http://localhost:9090 --window 1h
   SPECANALYSIS_PROMETHEUS_URL=http://prom:9090 specanalysis profile --at 2025-01-28T12:00:00Z
-
-exit codes: 0 ok, 2 bad input (no source, unreadable file, bad window), 3 Prometheus
-unreachable
 """,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -19,6 +19,10 @@ def run(args: argparse.Namespace) -> int:
     from specanalysis.fixtures import config_path
     from specanalysis.tuning import recommend
 
+    if args.write is not None:
+        from specanalysis.cli._paths import output_file
+
+        output_file(args.write, "--write")
     config = SpeculationConfig.from_toml(config_path(args.config, field="--config"))
     profile, source, description = measure(args)
     recs = recommend(profile, config, source=source,
@@ -66,9 +70,6 @@ examples:
   specanalysis recommend --config current.toml --prometheus http://localhost:9090 \\
       --window 1h --write proposed.toml
   specanalysis recommend --config current.toml --samples metrics.parquet --json
-
-exit codes: 0 ok, 2 bad input (invalid config, no source, unreadable file),
-3 Prometheus unreachable
 """,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

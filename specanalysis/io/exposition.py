@@ -44,7 +44,7 @@ from typing import Literal
 
 import polars as pl
 
-from specanalysis._time import TimeLike, to_ms
+from specanalysis._time import MAX_MS, MIN_MS, TimeLike, to_ms
 from specanalysis.catalogue import _format_le, lookup, metric_types, normalize_samples
 from specanalysis.errors import DataError, ParseError
 from specanalysis.frames import (
@@ -53,6 +53,7 @@ from specanalysis.frames import (
     label_columns,
     validate_samples,
 )
+from specanalysis.limits import LIMITS, check_limit, read_file
 
 __all__ = [
     "parse_exposition",
@@ -88,9 +89,8 @@ _TYPES = ("counter", "gauge", "histogram", "summary", "untyped", "unknown", "inf
 _TYPE_LINE = rf"^#[ \t]+TYPE[ \t]+{_NAME}[ \t]+(?:{'|'.join(_TYPES)})$"
 _HELP_LINE = rf"^#[ \t]+HELP[ \t]+{_NAME}(?:[ \t].*)?$"
 _UNIT_LINE = rf"^#[ \t]+UNIT[ \t]+{_NAME}(?:[ \t][a-zA-Z0-9_:]*)?$"
-# |ms| beyond this cannot be a real instant (polars/Python datetimes end at
-# year 9999 = 2.5e14 ms; we accept up to ~year 285,000 and refuse the rest).
-_MAX_MS = 9_007_199_254_740_992  # 2**53
+# instants a datetime can hold (year 1 .. 9999); polars panics showing others
+_MIN_MS, _MAX_MS = MIN_MS, MAX_MS
 
 
 class DuplicateSamplesWarning(UserWarning):
@@ -111,6 +111,8 @@ def parse_exposition(
     source: str | None = None,
     format: str | None = None,
     normalize: bool = True,
+    max_line_length: int | None = None,
+    max_bytes: int | None = None,
 ) -> pl.DataFrame:
     """Parse Prometheus text format 0.0.4 or OpenMetrics 1.0 into a samples frame.
 
@@ -186,6 +188,11 @@ def parse_exposition(
     >>> parse_exposition(om)["timestamp"].to_list()
     [datetime.datetime(2025, 1, 1, 0, 0, 0, 250000, tzinfo=zoneinfo.ZoneInfo(key='UTC'))]
     """
+    size_cap = LIMITS.max_file_bytes if max_bytes is None else max_bytes
+    if isinstance(text, bytes | bytearray | memoryview | str):
+        check_limit("max_file_bytes", len(text), f"the input has {len(text):,} "
+                    f"{'characters' if isinstance(text, str) else 'bytes'}",
+                    limit=size_cap, source=source)
     if isinstance(text, bytes | bytearray | memoryview):
         try:
             text = bytes(text).decode("utf-8")
@@ -208,6 +215,12 @@ def parse_exposition(
         .with_columns(pl.col("raw").str.strip_chars(" \t\r").alias("s"))
         .drop("raw")
     )
+    n_bytes = pl.col("s").str.len_bytes()
+    longest = lines.select(n_bytes.arg_max().alias("i"), n_bytes.max().alias("n")).row(0)
+    if longest[1] is not None:
+        check_limit("max_line_length", longest[1],
+                    f"the line has {longest[1]:,} bytes", limit=max_line_length,
+                    source=source, line=longest[0] + 1)
     fmt = _detect_format(lines, format, source)
     is_comment = pl.col("s").str.starts_with("#")
     comments = lines.filter(is_comment)
@@ -226,6 +239,8 @@ def read_exposition(
     timestamp: TimeLike | None = None,
     format: str | None = None,
     normalize: bool = True,
+    max_line_length: int | None = None,
+    max_bytes: int | None = None,
 ) -> pl.DataFrame:
     """Read an exposition or OpenMetrics file into a samples frame.
 
@@ -236,7 +251,10 @@ def read_exposition(
     Raises
     ------
     DataError
-        When the file does not exist or cannot be read.
+        When the file does not exist, cannot be read or is not a regular
+        file (a FIFO, a device: never read).
+    LimitError
+        When the file or a line is over its limit (:mod:`specanalysis.limits`).
     ParseError
         For the first malformed line.
 
@@ -249,17 +267,13 @@ def read_exposition(
     [7.0]
     """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise DataError(
-            f"cannot read the file: {exc.strerror or exc}", source=str(path),
-            expected="a readable exposition (text 0.0.4 or OpenMetrics) file",
-        ) from None
+    data = read_file(path, what="a readable exposition (text 0.0.4 or OpenMetrics) file",
+                     max_bytes=max_bytes)
     if format is None and path.suffix.lower() in (".om", ".openmetrics"):
         format = "openmetrics"
     return parse_exposition(data, timestamp=timestamp, source=str(path),
-                            format=format, normalize=normalize)
+                            format=format, normalize=normalize,
+                            max_line_length=max_line_length, max_bytes=max_bytes)
 
 
 def _detect_format(lines: pl.DataFrame, format: str | None, source: str | None) -> Format:
@@ -379,11 +393,11 @@ def _parse_samples(
     if fmt == "openmetrics":
         secs = ts.cast(pl.Float64, strict=False)
         ms = (secs * 1000.0).round(0)
-        ms_ok = ms.is_finite() & (ms.abs() <= _MAX_MS)
+        ms_ok = ms.is_finite() & (ms >= _MIN_MS) & (ms <= _MAX_MS)
         ms = pl.when(ms_ok).then(ms).cast(pl.Int64)
     else:
         ms = ts.cast(pl.Int64, strict=False)
-        ms_ok = ms.is_not_null() & (ms.abs() <= _MAX_MS)
+        ms_ok = ms.is_not_null() & (ms >= _MIN_MS) & (ms <= _MAX_MS)
     parts = parts.with_columns(
         value.cast(pl.Float64, strict=False).alias("v"),
         pl.when(ts.is_not_null()).then(ms).alias("ms"),
@@ -396,7 +410,15 @@ def _parse_samples(
     hit = _first_line(parts, ~pl.col("ms_ok"))
     if hit is not None:
         errs.append(ParseError(f"timestamp out of range in {_clip(hit[1])!r}", source=source,
-                         line=hit[0], expected=ts_expect + f", |ms| <= {_MAX_MS}"))
+                         line=hit[0], expected=ts_expect + " between years 1 and 9999"))
+    if parts.select(pl.col("v").is_infinite().any()).item():
+        # Go's ParseFloat (Prometheus) refuses 1e400; only Inf literals are infinite
+        hit = _first_line(parts, pl.col("v").is_infinite()
+                          & ~value.str.contains(r"^[+-]?(?i:inf|infinity)$"))
+        if hit is not None:
+            errs.append(ParseError(f"sample value out of the float64 range in "
+                                   f"{_clip(hit[1])!r}", source=source, line=hit[0],
+                                   expected="a float within +-1.8e308, +Inf or -Inf"))
     if default_ms is None:
         hit = _first_line(parts, pl.col("ms").is_null())
         if hit is not None:

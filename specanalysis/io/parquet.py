@@ -5,6 +5,14 @@ with NaN, nullable String labels), so a frame written with
 :func:`write_samples` comes back equal from :func:`read_samples`, which
 validates it on the way in.
 
+Integrity: :func:`write_samples` stores a SHA-256 of the samples (column
+names, dtypes, every value and null, in order) in the file's key-value
+metadata under ``specanalysis.samples.sha256``; :func:`read_samples` recomputes
+it and refuses a file whose data changed (a flipped byte that still decodes).
+Files written by other tools carry no checksum and are read unverified. A
+panic of the Parquet reader on a corrupt file becomes a
+:class:`~specanalysis.errors.ParseError`.
+
 Examples
 --------
 >>> import polars as pl, tempfile, pathlib
@@ -18,15 +26,52 @@ True
 
 from __future__ import annotations
 
+import hashlib
+import io
 from os import PathLike
 from pathlib import Path
 
 import polars as pl
 
-from specanalysis.errors import DataError, ParseError
+from specanalysis.errors import DataError, ParseError, SpecAnalysisError
 from specanalysis.frames import validate_samples
+from specanalysis.limits import read_file
 
-__all__ = ["write_samples", "read_samples"]
+__all__ = ["write_samples", "read_samples", "samples_checksum", "CHECKSUM_KEY"]
+
+#: Key of the samples checksum in the Parquet key-value metadata.
+CHECKSUM_KEY = "specanalysis.samples.sha256"
+
+
+def samples_checksum(frame: pl.DataFrame) -> str:
+    """SHA-256 (hex) of a frame's column names, dtypes, values and nulls, in order.
+
+    Independent of Parquet's encoding and of polars' hashing, so a file
+    rewritten by another polars version keeps the same checksum.
+
+    Examples
+    --------
+    >>> a = pl.DataFrame({"x": [1.0, float("nan")], "s": ["a", None]})
+    >>> samples_checksum(a) == samples_checksum(a.clone())
+    True
+    >>> samples_checksum(a) == samples_checksum(a.with_columns(pl.lit("b").alias("s")))
+    False
+    """
+    h = hashlib.sha256()
+    h.update(b"%d\n" % frame.height)
+    for col in frame.get_columns():
+        h.update(f"{col.name}\x00{col.dtype}\x00".encode())
+        nulls = col.is_null()
+        h.update(nulls.to_numpy().tobytes())
+        if col.dtype == pl.String:
+            filled = col.fill_null("")
+            h.update(filled.str.len_bytes().cast(pl.UInt64).to_numpy().tobytes())
+            h.update(filled.str.join("").item().encode("utf-8"))
+        elif col.dtype.is_temporal():
+            h.update(col.to_physical().fill_null(0).to_numpy().tobytes())
+        else:
+            h.update(col.cast(pl.Float64).fill_null(0.0).to_numpy().tobytes())
+    return h.hexdigest()
 
 
 def write_samples(frame: pl.DataFrame, path: str | PathLike[str]) -> Path:
@@ -55,7 +100,8 @@ def write_samples(frame: pl.DataFrame, path: str | PathLike[str]) -> Path:
     path = Path(path)
     frame = validate_samples(frame, source=str(path))
     try:
-        frame.write_parquet(path, compression="zstd", statistics=True)
+        frame.write_parquet(path, compression="zstd", statistics=True,
+                            metadata={CHECKSUM_KEY: samples_checksum(frame)})
     except OSError as exc:
         raise DataError(f"cannot write the file: {exc.strerror or exc}",
                         source=str(path), expected="a writable path") from None
@@ -68,25 +114,35 @@ def read_samples(path: str | PathLike[str]) -> pl.DataFrame:
     Raises
     ------
     DataError
-        When the file does not exist or cannot be opened.
+        When the file does not exist, cannot be opened or is not a regular
+        file; or when its samples do not match the checksum it carries.
+    LimitError
+        When the file is larger than ``LIMITS.max_file_bytes``.
     ParseError
-        When it is not a readable Parquet file.
+        When it is not a readable Parquet file (including a reader panic).
     SchemaError
         When it holds something other than a samples frame (the message lists
         every missing or mistyped column and names the file).
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError("no such file" if not path.exists() else "not a file",
-                        source=str(path), expected="a Parquet samples file")
+    data = read_file(path, what="a Parquet samples file")
+    failure: SpecAnalysisError | None = None
     try:
-        frame = pl.read_parquet(path)
-    except OSError as exc:
-        raise DataError(f"cannot read the file: {exc.strerror or exc}",
-                        source=str(path), expected="a readable file") from None
-    except Exception as exc:  # polars raises ComputeError etc. on corrupt input
-        raise ParseError(f"not a readable Parquet file ({type(exc).__name__}: "
-                         f"{str(exc).splitlines()[0] if str(exc) else ''})",
-                         source=str(path),
-                         expected="a Parquet file written by write_samples") from None
+        meta = pl.read_parquet_metadata(io.BytesIO(data))
+        frame = pl.read_parquet(io.BytesIO(data))
+        expected = meta.get(CHECKSUM_KEY)
+        if expected is not None and samples_checksum(frame) != expected:
+            failure = DataError(
+                "the samples do not match the checksum written with them (the file "
+                "was changed or damaged)", source=str(path), field=CHECKSUM_KEY,
+                expected="the file as write_samples wrote it")
+    except (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - a Rust panic is a BaseException
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        failure = ParseError(f"not a readable Parquet file ({type(exc).__name__}: "
+                             f"{first[:200]})", source=str(path),
+                             expected="a Parquet file written by write_samples")
+    if failure is not None:
+        raise failure
     return validate_samples(frame, source=str(path))

@@ -77,18 +77,22 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
+from specanalysis._secrets import mask
+from specanalysis._time import MAX_MS, MIN_MS
 from specanalysis.errors import (
     PrometheusError,
     PrometheusTimeout,
     PrometheusUnavailable,
 )
 from specanalysis.frames import SAMPLES_CORE, TIMESTAMP
+from specanalysis.limits import check_limit
 
 __all__ = ["QueryResponse", "parse_query_response", "HISTOGRAM_COLUMNS"]
 
@@ -110,7 +114,14 @@ _ERROR_CLASSES: dict[str, type[PrometheusError]] = {
     "unavailable": PrometheusUnavailable,
 }
 _VALUES_MARK = b'"values":[['
+# the same arrays in any JSON layout (``json.dumps`` default, ``jq .``)
+_VALUES_ANY = re.compile(rb'"values"\s*:\s*\[\s*\[')
+_VALUES_END = re.compile(rb"\]\s*\]")
+_WHITESPACE = b" \t\n\r"
 _EXCERPT = 160
+_MASK_WINDOW = 65536  # bytes masked before the excerpt is cut from them
+_MIN_S, _MAX_S = MIN_MS / 1000, MAX_MS / 1000
+_INF_TEXT = r"^[+-]?(?i:inf|infinity)$"
 
 
 @dataclass(frozen=True)
@@ -186,15 +197,23 @@ def parse_query_response(
     specanalysis.errors.PrometheusError: [HTTP 502, non_json] ... <html>502 Bad Gateway</html> ...
     """
     if isinstance(body, str):
-        body = body.encode("utf-8")
+        try:
+            body = body.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _non_json(body.encode("utf-8", "replace"), status, source,
+                            "the text holds a lone surrogate") from None
     elif not isinstance(body, bytes | bytearray | memoryview):
         raise TypeError(f"body must be bytes or str, not {type(body).__name__}")
     body = bytes(body)
+    check_limit("max_response_bytes", len(body), f"the answer has {len(body):,} bytes",
+                source=source)
     head = body.lstrip()[:1]
     if head not in (b"{", b"["):
         raise _non_json(body, status, source, "the body is not JSON")
     if b'"histogram' not in body:
         fast = _parse_compact_matrix(body, status, source)
+        if fast is None:
+            fast = _parse_compact_matrix(body, status, source, any_layout=True)
         if fast is not None:
             return fast
     return _parse_general(body, status, source)
@@ -204,7 +223,8 @@ def parse_query_response(
 
 
 def _excerpt(body: bytes) -> str:
-    text = body[: _EXCERPT * 4].decode("utf-8", errors="replace")
+    # mask first, cut second: a secret straddling the cut must not leave half behind
+    text = mask(body[:_MASK_WINDOW].decode("utf-8", errors="replace"))
     text = re.sub(r"\s+", " ", text).strip()
     if len(text) > _EXCERPT:
         text = text[:_EXCERPT] + "..."
@@ -243,11 +263,14 @@ def _check_envelope(
         raise _bad_response("no 'status' field", status, source)
     if doc["status"] != "success":
         error_type = doc.get("errorType") or None
-        message = str(doc.get("error") or f"status {doc['status']!r} without a message")
+        if error_type is not None and not isinstance(error_type, str):
+            error_type = "bad_response"
+        message = doc.get("error") or f"status {doc['status']!r} without a message"
+        message = _text(message if isinstance(message, str) else repr(message))
         cls = _ERROR_CLASSES.get(str(error_type), PrometheusError)
-        raise cls(message, error_type=error_type, status=status, source=source)
-    warnings = tuple(str(w) for w in doc.get("warnings") or ())
-    infos = tuple(str(w) for w in doc.get("infos") or ())
+        raise cls(message, error_type=_text(error_type), status=status, source=source)
+    warnings = _annotations(doc, "warnings", status, source)
+    infos = _annotations(doc, "infos", status, source)
     data = doc.get("data")
     if not isinstance(data, dict):
         raise _bad_response("no 'data' object", status, source)
@@ -257,6 +280,33 @@ def _check_envelope(
     if "result" not in data:
         raise _bad_response("no 'data.result'", status, source)
     return result_type, data["result"], warnings, infos
+
+
+def _text(value: Any) -> Any:
+    """A str that can be printed and encoded (lone surrogates replaced)."""
+    if isinstance(value, str) and not value.isascii():
+        return value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+def _annotations(
+    doc: dict, key: str, status: int | None, source: str | None
+) -> tuple[str, ...]:
+    items = doc.get(key)
+    if items is None:
+        return ()
+    if not isinstance(items, list) or not all(isinstance(w, str) for w in items):
+        raise _bad_response(f"'{key}' is not a list of strings", status, source)
+    return tuple(mask(_text(w)) for w in items)
+
+
+def _ts_ms(value: Any, status: int | None, source: str | None) -> int:
+    """Milliseconds of an API timestamp (unix seconds as a JSON number), range-checked."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _bad_response(f"timestamp {value!r} is not a number", status, source)
+    if not (_MIN_S <= value <= _MAX_S):  # also NaN and +-Inf
+        raise _bad_response(f"timestamp {value!r} is out of range", status, source)
+    return round(value * 1000)
 
 
 # --------------------------------------------------------- shared helpers
@@ -280,6 +330,17 @@ def _label_frame(
     for m in metrics:
         if not isinstance(m, dict):
             raise _bad_response("a series 'metric' is not an object", status, source)
+        for k, v in m.items():
+            if not isinstance(v, str):
+                raise _bad_response(f"label {_text(k)!r} has the value {v!r}, not a "
+                                    "string", status, source)
+            if not (v.isascii() and k.isascii()):
+                try:
+                    (k + v).encode("utf-8")
+                except UnicodeEncodeError:
+                    raise _bad_response(
+                        f"label {_text(k)!r} holds a lone surrogate (invalid Unicode)",
+                        status, source) from None
         keys.update(m)
     keys.discard("__name__")
     clash = sorted(keys & (set(SAMPLES_CORE) | {"sid"}))
@@ -344,38 +405,58 @@ def _empty_frame() -> pl.DataFrame:
 
 
 def _parse_compact_matrix(
-    body: bytes, status: int | None, source: str | None
+    body: bytes, status: int | None, source: str | None, *, any_layout: bool = False
 ) -> QueryResponse | None:
-    """Fast path for Prometheus' compact matrix output; None when it does not apply.
+    """Fast path for matrix answers; None when it does not apply.
 
     Each ``"values":[[...]]`` array is cut out and replaced by its index in the
     body, so :mod:`json` only parses a small skeleton. The arrays hold
     ``[ts,"value"]`` pairs only (no nested arrays), so ``]]`` ends each one and
     ``],[`` separates its points: joined with newlines they are CSV.
+    Prometheus' compact output is cut with byte searches; with ``any_layout``
+    the arrays are found by regular expression (whitespace anywhere between
+    tokens, as ``json.dumps`` or ``jq .`` write it) and their whitespace is
+    deleted (it can only be insignificant: the arrays hold numbers and quoted
+    numbers).
     """
-    mark = _VALUES_MARK
-    first = body.find(mark)
-    if first < 0:
-        return None
     skeleton: list[bytes] = []
     segments: list[bytes] = []
     pos = 0
-    find = body.find
-    while True:
-        i = find(mark, pos) if pos else first
-        if i < 0:
-            break
-        j = find(b"]]", i + len(mark))
-        if j < 0:
+    if not any_layout:
+        mark = _VALUES_MARK
+        first = body.find(mark)
+        if first < 0:
             return None
-        skeleton.append(body[pos:i])
-        skeleton.append(b'"values":%d' % len(segments))
-        segments.append(body[i + len(mark) : j])
-        pos = j + 2
+        find = body.find
+        while True:
+            i = find(mark, pos) if pos else first
+            if i < 0:
+                break
+            j = find(b"]]", i + len(mark))
+            if j < 0:
+                return None
+            skeleton.append(body[pos:i])
+            skeleton.append(b'"values":%d' % len(segments))
+            segments.append(body[i + len(mark) : j])
+            pos = j + 2
+    else:
+        end = _VALUES_END.search
+        for m in _VALUES_ANY.finditer(body):
+            if m.start() < pos:
+                return None
+            e = end(body, m.end())
+            if e is None:
+                return None
+            skeleton.append(body[pos:m.start()])
+            skeleton.append(b'"values":%d' % len(segments))
+            segments.append(body[m.end():e.start()].translate(None, _WHITESPACE))
+            pos = e.end()
+        if not segments:
+            return None
     skeleton.append(body[pos:])
     try:
         doc = json.loads(b"".join(skeleton))
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     result_type, result, warnings, infos = _check_envelope(doc, status, source)
     if result_type != "matrix" or not isinstance(result, list):
@@ -397,6 +478,8 @@ def _parse_compact_matrix(
     counts = [seg.count(b"],[") + 1 for seg in segments]
     csv = b"\n".join(seg.replace(b"],[", b"\n") for seg in segments)
     del skeleton, segments  # keep the peak near one copy of the values
+    if csv[:1] == b'"' or b'\n"' in csv:
+        return None  # a quoted timestamp: the general path refuses it by name
     try:
         raw = pl.read_csv(
             io.BytesIO(csv),
@@ -412,6 +495,11 @@ def _parse_compact_matrix(
         "value"
     ).null_count():
         return None
+    t = pl.col("t")
+    if not raw.select(
+        ((t >= _MIN_S) & (t <= _MAX_S)).all() & pl.col("value").is_infinite().not_().all()
+    ).item():
+        return None  # a timestamp out of range, or an Inf to check: the general path
     if not metrics:
         return QueryResponse(_empty_frame(), result_type, warnings, infos)
     sid = pl.DataFrame(
@@ -430,10 +518,20 @@ def _parse_compact_matrix(
 
 
 def _float(text: Any, what: str, status: int | None, source: str | None) -> float:
+    if isinstance(text, bool):
+        raise _bad_response(f"{what} {text!r} is not a number", status, source)
     try:
-        return float(text)
-    except (TypeError, ValueError):
+        value = float(text)
+    except (TypeError, ValueError, OverflowError):
         raise _bad_response(f"{what} {text!r} is not a number", status, source) from None
+    if math.isinf(value) and not (isinstance(text, str)
+                                  and re.match(_INF_TEXT, text.strip())):
+        raise _bad_response(f"{what} {text!r} is out of the float64 range", status, source)
+    return value
+
+
+def _value(text: Any, status: int | None, source: str | None) -> float:
+    return _float(text, "sample value", status, source)
 
 
 def _parse_general(
@@ -441,6 +539,8 @@ def _parse_general(
 ) -> QueryResponse:
     try:
         doc = json.loads(body)
+    except RecursionError:
+        raise _non_json(body, status, source, "JSON nested too deeply") from None
     except ValueError as exc:
         raise _non_json(body, status, source, f"invalid JSON: {exc}") from None
     result_type, result, warnings, infos = _check_envelope(doc, status, source)
@@ -448,12 +548,15 @@ def _parse_general(
     if result_type in ("scalar", "string"):
         if not isinstance(result, list) or len(result) != 2:
             raise _bad_response(f"{result_type} result {result!r}", status, source)
-        ts = round(_float(result[0], "timestamp", status, source) * 1000)
+        ts = _ts_ms(result[0], status, source)
         text = None
         if result_type == "scalar":
-            value: float | None = _float(result[1], "value", status, source)
+            value: float | None = _value(result[1], status, source)
         else:
-            value, text = None, str(result[1])
+            if not isinstance(result[1], str):
+                raise _bad_response(f"string result {result[1]!r} is not a string",
+                                    status, source)
+            value, text = None, _text(result[1])
         frame = pl.DataFrame(
             {"timestamp": [ts], "metric": [None], "value": [value]},
             schema={"timestamp": pl.Int64, "metric": pl.String, "value": pl.Float64},
@@ -508,8 +611,9 @@ def _points_frame(
         {
             "sid": pl.Series(sids, dtype=pl.UInt32),
             "t": pl.Series(
-                [t if isinstance(t, int | float) else None for t in ts]
-                if any(not isinstance(t, int | float) for t in ts)
+                [t if isinstance(t, int | float) and not isinstance(t, bool) else None
+                 for t in ts]
+                if any(not isinstance(t, int | float) or isinstance(t, bool) for t in ts)
                 else ts,
                 dtype=pl.Float64,
                 strict=False,
@@ -517,14 +621,17 @@ def _points_frame(
             "v": v_series,
         }
     )
+    t = pl.col("t")
+    value = pl.col("v").cast(pl.Float64, strict=False)
     points = raw.select(
         "sid",
-        (pl.col("t") * 1000.0)
+        pl.when((t >= _MIN_S) & (t <= _MAX_S)).then(t * 1000.0)
         .round(0)
         .cast(pl.Int64)
         .cast(TIMESTAMP)
         .alias("timestamp"),
-        pl.col("v").cast(pl.Float64, strict=False).alias("value"),
+        pl.when(value.is_infinite() & ~pl.col("v").str.strip_chars().str.contains(
+            _INF_TEXT)).then(None).otherwise(value).alias("value"),
     )
     bad = points.select(
         pl.col("timestamp").is_null().arg_max().alias("t"),
@@ -533,9 +640,11 @@ def _points_frame(
         pl.col("value").is_null().any().alias("vn"),
     ).row(0, named=True)
     if bad["tn"]:
-        raise _bad_response(f"timestamp {ts[bad['t']]!r} is not a number", status, source)
+        raise _bad_response(f"timestamp {ts[bad['t']]!r} is not a number in range",
+                            status, source)
     if bad["vn"]:
-        raise _bad_response(f"sample value {vs[bad['v']]!r} is not a number", status, source)
+        raise _bad_response(f"sample value {vs[bad['v']]!r} is not a float64 number",
+                            status, source)
     return points
 
 
@@ -547,7 +656,7 @@ def _histogram_rows(
     ):
         raise _bad_response("a histogram point is not [time, {...}]", status, source)
     t, h = point
-    ts = round(_float(t, "timestamp", status, source) * 1000)
+    ts = _ts_ms(t, status, source)
     count = _float(h.get("count", "NaN"), "histogram count", status, source)
     total = _float(h.get("sum", "NaN"), "histogram sum", status, source)
     buckets = h.get("buckets") or []
@@ -559,6 +668,9 @@ def _histogram_rows(
             raise _bad_response(
                 f"histogram bucket {b!r} is not [rule, left, right, count]", status, source
             )
+        if isinstance(b[0], bool) or b[0] not in (0, 1, 2, 3):
+            raise _bad_response(
+                f"histogram bucket rule {b[0]!r} is not 0, 1, 2 or 3", status, source)
         rows.append(
             (
                 sid,

@@ -1,5 +1,8 @@
 """The simulated speculation runtime: workloads, the event engine, metrics emission.
 
+What-if sweeps over configurations are in :mod:`specanalysis.sim.sweep`
+(``from specanalysis.sim.sweep import sweep``, or ``specanalysis.sweep``).
+
 Examples
 --------
 >>> from specanalysis.sim import Workload, simulate
@@ -10,6 +13,7 @@ Examples
 from __future__ import annotations
 
 from specanalysis.sim.engine import DEFAULT_START, MemoryModel, SimResult, simulate
+from specanalysis.sim.sweep import Sweep
 from specanalysis.sim.workload import (
     DepthDistribution,
     Distribution,
@@ -28,6 +32,7 @@ __all__ = [
     "MemoryModel",
     "RatePattern",
     "SimResult",
+    "Sweep",
     "TimeDistribution",
     "Workload",
     "parse_depth",

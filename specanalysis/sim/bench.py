@@ -72,6 +72,7 @@ import polars as pl
 
 from specanalysis._time import format_duration, parse_duration
 from specanalysis.errors import ParseError, SchemaError, SpecAnalysisError
+from specanalysis.sim.workload import REALISTIC_TIMINGS
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -103,15 +104,14 @@ DEFAULT_RATE = 20.0
 #: Depth distribution used where the guide's test gives none (the throughput test's).
 DEFAULT_DEPTH_DISTRIBUTION = "uniform:1-5"
 #: Simulated timings of every benchmark (a :class:`~specanalysis.sim.Workload`'s
-#: time distributions): 100 ms execution, Solana-like ~400 ms confirmation, the
-#: simulator's default proof cost (100 ms per batch + 20 ms per proof). Fast
-#: enough that a well-tuned configuration can meet the guide's p50 < 1 s.
-BENCH_TIMINGS: dict[str, str] = {
-    "exec_time": "lognormal:mean=100ms,cv=0.5",
-    "proof_time": "lognormal:mean=20ms,cv=0.3",
-    "proof_overhead": "fixed:100ms",
-    "confirm_time": "lognormal:mean=400ms,cv=0.5",
-}
+#: time distributions): the documented ones (:data:`~specanalysis.sim.workload.REALISTIC_TIMINGS`:
+#: 0.5 s execution, a ~2 s Groth16 batch wrap + 150 ms per proof, ~1 s confirmation).
+#: ``bench run|suite`` take other distributions as flags or a workload file.
+BENCH_TIMINGS: dict[str, str] = dict(REALISTIC_TIMINGS)
+#: Summary figures added after schema version 1 was first written: a file without
+#: them is still valid (they read as NaN).
+LATER_SUMMARY_FIELDS: frozenset[str] = frozenset({"rejected_pct", "deferred_pct",
+                                                   "auto_disabled_pct"})
 #: Per-window length of the series (the simulator's scrape interval).
 WINDOW_S = 15.0
 
@@ -141,6 +141,9 @@ SUMMARY_FIELDS: dict[str, tuple[str, str | None, str]] = {
     "recovery_time_p99_s": ("s", "lower", "Recovery time p99"),
     "queue_utilisation_peak_pct": ("%", "lower", "Proof queue peak / capacity"),
     "mean_batch_size": ("proofs", None, "Proofs per batch formed"),
+    "rejected_pct": ("%", "lower", "Tasks refused at submission (proof queue full)"),
+    "deferred_pct": ("%", "lower", "Execution attempts deferred at least once"),
+    "auto_disabled_pct": ("%", "lower", "Share of the time speculation was auto-disabled"),
 }
 
 _PARAM_TYPES: dict[str, tuple[type, ...]] = {
@@ -438,7 +441,7 @@ def _result_from_dict(doc: Any, source: str) -> BenchResult:
         raise _fail("is not an object", source, "summary", "a JSON object")
     summary: dict[str, float] = {}
     for key in SUMMARY_FIELDS:
-        if key not in summary_doc:
+        if key not in summary_doc and key not in LATER_SUMMARY_FIELDS:
             raise _fail("is missing", source, f"summary.{key}", "a number or null")
     for key, value in summary_doc.items():
         if key not in SUMMARY_FIELDS:
@@ -451,6 +454,8 @@ def _result_from_dict(doc: Any, source: str) -> BenchResult:
                         "a number or null")
         else:
             summary[key] = float(value)
+    for key in LATER_SUMMARY_FIELDS:
+        summary.setdefault(key, math.nan)
     series = _series_from_json(doc["series"], source)
     parameters = BenchParameters(
         duration_s=float(params["duration_s"]),

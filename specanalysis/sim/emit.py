@@ -38,6 +38,26 @@ Metric semantics (what a scrape at time t reports)
     Linear bond ``min_stake + stake_per_depth * depth`` of in-flight speculative tasks.
 ``speculation_stake_slashed_total``
     Rollback events (each slashes the trigger's bond).
+``speculation_tasks_scheduled_total``
+    Tasks submitted (every task of a chain when the chain arrives), refused
+    ones included: the offered load.
+``speculation_tasks_rejected_total{reason}``
+    Tasks refused at submission (``proof_queue_full``, see ``SimSettings``).
+``speculation_tasks_deferred_total{reason,depth}``
+    Ready tasks refused speculative admission, once per attempt and reason;
+    ``depth`` is the depth the task would have had.
+``speculation_deferral_wait_seconds``
+    First refusal to execution start, per deferred attempt.
+``speculation_execution_seconds``
+    Execution time of each attempt (observed when it ends).
+``speculation_proof_batch_duration_seconds``
+    Service time of each proof batch (observed when it ends).
+``speculation_proof_workers_busy`` / ``speculation_proof_workers``
+    Busy workers / worker threads.
+``speculation_config{parameter}``
+    The configuration (:data:`CONFIG_GAUGES`).
+``speculation_auto_disabled`` / ``speculation_enabled``
+    1/0 while the runtime has switched speculation off by itself.
 
 Examples
 --------
@@ -70,9 +90,26 @@ __all__ = [
     "format_le",
 ]
 
-PROOF_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
-E2E_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0)
-CONFIRM_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0)
+PROOF_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 15.0,
+                 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 300.0)
+E2E_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 15.0,
+               20.0, 25.0, 30.0, 45.0, 60.0, 90.0, 120.0, 300.0)
+CONFIRM_BUCKETS = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 15.0, 30.0, 60.0)
+EXEC_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
+BATCH_BUCKETS = (0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0, 8.0, 10.0,
+                 15.0, 30.0, 60.0)
+DEFER_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
+#: Configuration parameters exposed as ``speculation_config{parameter}``.
+CONFIG_GAUGES = (
+    "max_depth", "max_parallel_branches", "confirmation_timeout_ms",
+    "proof.worker_threads", "proof.queue_size", "proof.batch_size", "proof.timeout_ms",
+    "proof.max_retries", "proof.retry_delay_ms", "proof.retry_multiplier",
+    "proof.optimistic_generation", "limits.max_memory_mb",
+    "limits.max_pending_operations", "limits.max_state_snapshots",
+    "limits.gc_interval_ms", "limits.max_rollback_cascade_size",
+    "features.enable_parallel_speculation", "features.enable_optimistic_proofs",
+    "features.rollout_percentage",
+)
 CASCADE_BUCKETS = (1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0)
 MEMORY_COMPONENTS = ("state_snapshots", "pending_operations", "proof_cache",
                      "rollback_logs", "commitment_ledger")
@@ -243,6 +280,21 @@ def build_samples(res: Any, at: np.ndarray) -> pl.DataFrame:
         out.add("speculation_tasks_rolled_back_total",
                 _count_upto(a["rb"][t_reason == reason], at), reason=reason)
     out.add("speculation_stake_slashed_total", _count_upto(rb_t, at))
+    ch = res.chains
+    out.add("speculation_tasks_scheduled_total",
+            _count_upto(_f64(ch, "arrived"), at, ch.get_column("length").to_numpy()))
+    out.add("speculation_tasks_rejected_total",
+            _count_upto(lg.reject_t, at, lg.reject_n), reason="proof_queue_full")
+    from specanalysis.sim.engine import DEFER_REASONS
+
+    combos = sorted(set(zip(lg.defer_reason.tolist(), lg.defer_depth.tolist(),
+                            strict=True)))
+    if not combos:  # the family exists even when nothing was deferred
+        combos = [(0, float(cfg.max_depth))]
+    for r, d in combos:
+        m = (lg.defer_reason == r) & (lg.defer_depth == d)
+        out.add("speculation_tasks_deferred_total", _count_upto(lg.defer_t[m], at),
+                reason=DEFER_REASONS[r], depth=str(int(d)))
 
     # histograms
     top = max(cfg.max_depth, 5)
@@ -256,6 +308,13 @@ def build_samples(res: Any, at: np.ndarray) -> pl.DataFrame:
     out.histogram("speculation_rollback_cascade_size", rb_t,
                   rbk.get_column("size").to_numpy().astype(np.float64),
                   CASCADE_BUCKETS, at)
+    exec_end = _f64(tk, "exec_end")
+    out.histogram("speculation_execution_seconds", exec_end, exec_end - a["start"],
+                  EXEC_BUCKETS, at)
+    out.histogram("speculation_proof_batch_duration_seconds", lg.batch_t + lg.batch_dur,
+                  lg.batch_dur, BATCH_BUCKETS, at)
+    out.histogram("speculation_deferral_wait_seconds", lg.wait_t, lg.wait_v,
+                  DEFER_BUCKETS, at)
 
     # gauges
     for comp, values in memory_components(res, at, a).items():
@@ -279,8 +338,17 @@ def build_samples(res: Any, at: np.ndarray) -> pl.DataFrame:
             np.divide(k_b, n_b, out=np.zeros(len(at)), where=n_b > 0))
     out.add("speculation_current_depth", current)
     out.add("speculation_max_depth", np.full(len(at), cfg.max_depth))
-    out.add("speculation_enabled", np.full(len(at), 1.0 if cfg.enabled else 0.0))
-    out.add("speculation_auto_disabled", np.zeros(len(at)))
+    auto = step_values(lg.auto_t, lg.auto_d, at)
+    out.add("speculation_enabled", (1.0 if cfg.enabled else 0.0) * (1.0 - auto))
+    out.add("speculation_auto_disabled", auto)
+    out.add("speculation_proof_workers_busy",
+            _open(lg.batch_t, lg.batch_t + lg.batch_dur, at))
+    out.add("speculation_proof_workers", np.full(len(at), cfg.proof.worker_threads))
+    for name in CONFIG_GAUGES:
+        value = cfg
+        for part in name.split("."):
+            value = getattr(value, part)
+        out.add("speculation_config", np.full(len(at), float(value)), parameter=name)
     spec = a["spec"]
     bond = cfg.stake.min_stake + cfg.stake.stake_per_depth * a["depth"][spec]
     out.add("speculation_stake_locked_lamports",

@@ -76,7 +76,7 @@ import math
 import os
 import sys
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any
 
@@ -87,7 +87,8 @@ from specanalysis._time import parse_duration, to_ms
 from specanalysis.errors import SpecAnalysisError, WorkloadSpecError
 from specanalysis.sim.workload import Workload, arrival_times
 
-__all__ = ["MemoryModel", "EventLog", "SimResult", "simulate", "DEFAULT_START"]
+__all__ = ["MemoryModel", "EventLog", "SimResult", "SimSettings", "simulate",
+           "DEFAULT_START", "DEFER_REASONS"]
 
 #: Wall-clock instant of simulated time 0 (fixed, so a seed reproduces timestamps).
 DEFAULT_START = datetime(2025, 1, 1, tzinfo=timezone.utc)
@@ -97,11 +98,18 @@ WAITING, EXEC, PROVING, PROVED, SUBMITTED, FINAL, RETRY_WAIT, ABANDONED = range(
 # proof job states
 JOB_NONE, JOB_BACKLOG, JOB_QUEUED, JOB_SERVICE = range(4)
 # event kinds
-E_ARRIVE, E_EXEC_END, E_BATCH_END, E_CONFIRM, E_CONF_TIMEOUT, E_PROOF_TIMEOUT, E_RETRY = range(7)
+(E_ARRIVE, E_EXEC_END, E_BATCH_END, E_CONFIRM, E_CONF_TIMEOUT, E_PROOF_TIMEOUT, E_RETRY,
+ E_BATCH_TIMER, E_REENABLE) = range(9)
 # try_start outcomes
 STARTED, BLOCKED_PARENT, BLOCKED_DEPTH, BLOCKED_SLOT = range(4)
 # attempt outcomes
 OUTCOMES = ("in_flight", "confirmed", "rolled_back")
+#: Why a ready task was refused speculative admission (``speculation_tasks_deferred_total``).
+DEFER_REASONS = ("depth_limit", "branch_limit", "snapshot_limit", "pending_ops_limit",
+                 "memory_limit", "cascade_limit", "proof_queue_full", "disabled",
+                 "rollout")
+(D_DEPTH, D_BRANCH, D_SNAP, D_PENDING, D_MEMORY, D_CASCADE, D_QUEUE, D_DISABLED,
+ D_ROLLOUT) = range(len(DEFER_REASONS))
 
 _MIB = 1024.0 * 1024.0
 
@@ -114,6 +122,87 @@ class MemoryModel:
     proof_cache_entry_bytes: float = 256 * 1024.0
     rollback_log_bytes: float = 1024.0
     ledger_node_bytes: float = 200.0
+
+
+@dataclass(frozen=True)
+class SimSettings:
+    """Runtime behaviours the runtime's documents leave unstated: the simulator's reading.
+
+    Every field is a choice a runtime engineer would expect, named so that it can
+    be changed and cited (the fixtures' provenance lists them).
+
+    Parameters
+    ----------
+    batch_timeout
+        Seconds a free proof worker waits for a batch to fill: it starts a batch
+        when ``proof.batch_size`` proofs are queued or the oldest queued proof has
+        waited this long (proof-cost.md, "Batching": fill = min((B-1)/(2 lambda),
+        batch_timeout)). ``0`` never waits (every free worker takes what is queued).
+    on_full_queue
+        ``"reject"``: while the proof queue holds ``proof.queue_size`` proofs the
+        runtime refuses new task submissions (load shedding, counted in
+        ``speculation_tasks_rejected_total{reason="proof_queue_full"}``) and defers
+        new speculative executions; proofs of tasks already admitted wait for
+        room. ``"defer"``: nothing is refused; proof requests wait outside the
+        queue without bound (backpressure only).
+    auto_disable
+        ``"policy"`` (the operations policy, runtime-facts §4 (b)): when the share
+        of tasks rolled back among the tasks executed in the last
+        ``auto_disable_window`` seconds exceeds ``auto_disable_threshold`` (with at
+        least ``auto_disable_min_tasks`` executed), speculation is switched off
+        for ``auto_disable_cooldown`` seconds: in-flight work drains, new
+        speculative executions are deferred (reason ``disabled``).
+        ``"code"`` (the scheduler code, §4 (a)): off for good once speculative
+        tasks rolled back exceed ``code_threshold_pct`` % of speculative
+        executions since the start (after 50 executions). ``"off"``: never.
+
+    Examples
+    --------
+    >>> SimSettings(batch_timeout=0.5).batch_timeout
+    0.5
+    >>> SimSettings(on_full_queue="drop")
+    Traceback (most recent call last):
+    ...
+    specanalysis.errors.WorkloadSpecError: settings.on_full_queue: 'drop' is not a policy (expected 'reject' or 'defer')
+    """
+
+    batch_timeout: float = 1.0
+    on_full_queue: str = "reject"
+    auto_disable: str = "policy"
+    auto_disable_window: float = 120.0
+    auto_disable_threshold: float = 0.5
+    auto_disable_cooldown: float = 600.0
+    auto_disable_min_tasks: int = 20
+    code_threshold_pct: float = 20.0
+
+    def __post_init__(self) -> None:
+        for name in ("batch_timeout", "auto_disable_window", "auto_disable_cooldown",
+                     "code_threshold_pct", "auto_disable_threshold"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int | float) \
+                    or not math.isfinite(v) or v < 0:
+                raise WorkloadSpecError(f"{v!r} is not a non-negative number",
+                                        field=f"settings.{name}",
+                                        expected="a finite number >= 0")
+        if self.on_full_queue not in ("reject", "defer"):
+            raise WorkloadSpecError(f"{self.on_full_queue!r} is not a policy",
+                                    field="settings.on_full_queue",
+                                    expected="'reject' or 'defer'")
+        if self.auto_disable not in ("policy", "code", "off"):
+            raise WorkloadSpecError(f"{self.auto_disable!r} is not a reading",
+                                    field="settings.auto_disable",
+                                    expected="'policy', 'code' or 'off'")
+        n = self.auto_disable_min_tasks
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise WorkloadSpecError(f"{n!r} is not a count",
+                                    field="settings.auto_disable_min_tasks",
+                                    expected="an integer >= 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as plain values (for provenance and result files)."""
+        from dataclasses import asdict
+
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -130,6 +219,16 @@ class EventLog:
     proof_v: np.ndarray
     confirm_t: np.ndarray         # on-chain results and confirmation time
     confirm_v: np.ndarray
+    batch_dur: np.ndarray = field(default_factory=lambda: np.empty(0))   # service time
+    defer_t: np.ndarray = field(default_factory=lambda: np.empty(0))     # deferrals
+    defer_reason: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    defer_depth: np.ndarray = field(default_factory=lambda: np.empty(0))
+    wait_t: np.ndarray = field(default_factory=lambda: np.empty(0))      # deferral waits
+    wait_v: np.ndarray = field(default_factory=lambda: np.empty(0))
+    reject_t: np.ndarray = field(default_factory=lambda: np.empty(0))    # shed submissions
+    reject_n: np.ndarray = field(default_factory=lambda: np.empty(0))
+    auto_t: np.ndarray = field(default_factory=lambda: np.empty(0))      # auto-disable
+    auto_d: np.ndarray = field(default_factory=lambda: np.empty(0))
 
 
 class _Stream:
@@ -184,6 +283,7 @@ def simulate(
     start: Any = DEFAULT_START,
     scrape_interval: str | float = "15s",
     memory: MemoryModel | None = None,
+    settings: SimSettings | None = None,
     progress: bool | None = None,
 ) -> SimResult:
     """Simulate the runtime under ``config`` and ``workload``.
@@ -209,6 +309,9 @@ def simulate(
         Interval of the ``samples`` frame (Prometheus' scrape interval).
     memory
         Bytes per unit of state (:class:`MemoryModel`).
+    settings
+        The simulator's reading of behaviours the runtime leaves unstated
+        (:class:`SimSettings`: batch fill wait, full proof queue, auto-disable).
     progress
         Show a tqdm bar (``None``: only on a terminal and outside CI).
 
@@ -252,9 +355,67 @@ def simulate(
         horizon = dur + _duration(drain, "drain")
     scrape = _duration(scrape_interval, "scrape_interval")
     start_ms = to_ms(start, field="start")
-    sim = _Sim(config, workload, dur, int(seed), memory or MemoryModel())
-    end = sim.run(horizon, _progress_bar(progress, dur if math.isinf(horizon) else horizon))
-    return sim.result(end, start_ms, scrape)
+    if settings is None:
+        settings = SimSettings()
+    if not isinstance(settings, SimSettings):
+        raise WorkloadSpecError(f"got {type(settings).__name__}", field="settings",
+                                expected="a SimSettings")
+    memory = memory or MemoryModel()
+    n = int(workload.instances)
+    if n == 1:
+        sim = _Sim(config, workload, dur, int(seed), memory, settings)
+        end = sim.run(horizon, _progress_bar(progress,
+                                             dur if math.isinf(horizon) else horizon))
+        return sim.result(end, start_ms, scrape)
+    from dataclasses import replace
+
+    share = replace(workload, rate=workload.rate / n, instances=1)
+    parts = []
+    children = np.random.SeedSequence(int(seed)).spawn(n)
+    for k in range(n):
+        sim = _Sim(config, share, dur, children[k], memory, settings)
+        end = sim.run(horizon, _progress_bar(progress,
+                                             dur if math.isinf(horizon) else horizon))
+        part = sim.result(end, start_ms, scrape, instance=f"runtime-{k}")
+        object.__setattr__(part, "samples", _label(part.samples, f"runtime-{k}"))
+        parts.append(part)
+    return _merge(parts, workload, int(seed))
+
+
+def _label(samples: pl.DataFrame, instance: str) -> pl.DataFrame:
+    return samples.with_columns(pl.lit(instance, dtype=pl.String).alias("instance"))
+
+
+def _merge(parts: list[SimResult], workload: Workload, seed: int) -> SimResult:
+    """One fleet result from per-instance results (ids offset, ``instance`` kept)."""
+    end = max(p.end for p in parts)
+    tasks, chains, rollbacks = [], [], []
+    t_off = c_off = r_off = 0
+    for p in parts:
+        tasks.append(p.tasks.with_columns(
+            pl.col("task_id") + t_off, pl.col("chain_id") + c_off,
+            pl.col("parent_id") + t_off, pl.col("rollback_id") + r_off))
+        chains.append(p.chains.with_columns(pl.col("chain_id") + c_off))
+        rollbacks.append(p.rollbacks.with_columns(
+            pl.col("rollback_id") + r_off, pl.col("chain_id") + c_off,
+            pl.col("task_id") + t_off))
+        t_off += p.n_tasks_arrived
+        c_off += p.chains.height
+        r_off += p.rollbacks.height
+    logs = [p.log for p in parts]
+    log = EventLog(**{f.name: np.concatenate([getattr(lg, f.name) for lg in logs])
+                      for f in fields(EventLog)})
+    first = parts[0]
+    res = SimResult(
+        tasks=pl.concat(tasks), chains=pl.concat(chains), rollbacks=pl.concat(rollbacks),
+        log=log, config=first.config, workload=workload, duration=first.duration,
+        end=end, start_ms=first.start_ms, scrape_interval=first.scrape_interval,
+        memory=first.memory, n_tasks_arrived=t_off, seed=seed, settings=first.settings,
+        parts=tuple(parts),
+    )
+    object.__setattr__(res, "samples", pl.concat([p.samples for p in parts],
+                                                 how="diagonal"))
+    return res
 
 
 def _duration(value: Any, name: str) -> float:
@@ -269,11 +430,13 @@ def _duration(value: Any, name: str) -> float:
 class _Sim:
     """State of one run. Hot paths use plain lists and local variables."""
 
-    def __init__(self, cfg: Any, wl: Workload, duration: float, seed: int,
-                 mem: MemoryModel) -> None:
+    def __init__(self, cfg: Any, wl: Workload, duration: float,
+                 seed: int | np.random.SeedSequence, mem: MemoryModel,
+                 settings: SimSettings) -> None:
         self.cfg, self.wl, self.duration, self.mem = cfg, wl, duration, mem
-        self.seed = seed
-        ss = np.random.SeedSequence(seed)
+        self.settings = settings
+        self.seed = seed if isinstance(seed, int) else int(seed.entropy)
+        ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
         (r_arr, r_len, r_shape, r_exec, r_proof, r_over, r_conf, r_fail, r_chg,
          r_roll) = (np.random.default_rng(s) for s in ss.spawn(10))
         self.exec_s = _Stream(wl.dist("exec_time"), r_exec)
@@ -329,6 +492,10 @@ class _Sim:
         self.req_t = [0.0] * n_tasks
         self.in_wait = [False] * n_tasks
         self.chain_spec = [0] * n_chains
+        self.chain_inflight = [0] * n_chains
+        self.chain_rejected = [False] * n_chains
+        self.def_first = [math.nan] * n_tasks
+        self.def_mask = [0] * n_tasks
         self.chain_left = list(self.chain_len)
         self.chain_end = [math.nan] * n_chains
         self.chain_failed = [False] * n_chains
@@ -354,6 +521,17 @@ class _Sim:
         self.retry_delay = cfg.proof.retry_delay_ms / 1000.0
         self.retry_mult = cfg.proof.retry_multiplier
         self.failures = wl.failures
+        self.cascade_cap = cfg.limits.max_rollback_cascade_size
+        self.bwait = float(settings.batch_timeout)
+        self.reject_full = settings.on_full_queue == "reject"
+        self.ad_mode = settings.auto_disable
+        self.timer_at = -math.inf
+        self.auto_off = False
+        self.ad_started: deque = deque()
+        self.ad_undone: deque = deque()
+        self.ad_undone_sum = 0
+        self.spec_exec = 0
+        self.spec_undone = 0
         self.out_share = wl.invalid_output_share
 
         # ---- dynamic counters
@@ -390,6 +568,16 @@ class _Sim:
         self.b_d: list[int] = []
         self.bat_t: list[float] = []
         self.bat_k: list[int] = []
+        self.bat_dur: list[float] = []
+        self.def_t: list[float] = []
+        self.def_r: list[int] = []
+        self.def_d: list[int] = []
+        self.dw_t: list[float] = []
+        self.dw_v: list[float] = []
+        self.rej_t: list[float] = []
+        self.rej_n: list[int] = []
+        self.auto_t: list[float] = []
+        self.auto_d: list[int] = []
         self.pr_t: list[float] = []
         self.pr_v: list[float] = []
         self.cf_t: list[float] = []
@@ -418,7 +606,8 @@ class _Sim:
         n = 0
         last = 0.0
         handlers = (self.arrive, self.exec_end, self.batch_end, self.confirm,
-                    self.conf_timeout_ev, self.proof_timeout_ev, self.retry)
+                    self.conf_timeout_ev, self.proof_timeout_ev, self.retry,
+                    self.batch_timer, self.reenable)
         try:
             while heap and heap[0][0] <= horizon:
                 now, _, kind, a, b, c = pop(heap)
@@ -435,9 +624,30 @@ class _Sim:
         return horizon
 
     def arrive(self, c: int, _b: int, _c: Any, now: float) -> None:
+        if self.reject_full and self.qlive >= self.qcap:
+            # load shedding: the whole submission (every task of the chain) is refused
+            self.chain_rejected[c] = True
+            self.chain_left[c] = 0
+            self.rej_t.append(now)
+            self.rej_n.append(self.chain_len[c])
+            for j in range(self.chain_first[c], self.chain_first[c] + self.chain_len[c]):
+                self.status[j] = ABANDONED
+            return
         i = self.chain_first[c]
         if self.try_start(i, now) == BLOCKED_SLOT:  # pragma: no cover - roots never block
             self.add_waiter(i)
+
+    def defer(self, i: int, reason: int, d: int, now: float) -> None:
+        """Count a refused speculative admission once per task attempt and reason."""
+        bit = 1 << reason
+        if self.def_mask[i] & bit:
+            return
+        self.def_mask[i] |= bit
+        if self.def_first[i] != self.def_first[i]:
+            self.def_first[i] = now
+        self.def_t.append(now)
+        self.def_r.append(reason)
+        self.def_d.append(d)
 
     def try_start(self, i: int, now: float) -> int:
         status = self.status
@@ -456,15 +666,36 @@ class _Sim:
                     q = parent[q]
         c = self.chain_of[i]
         if d:
-            if not self.enabled or d >= self.max_depth or not self.chain_spec_ok[c]:
+            if not self.enabled:
+                self.defer(i, D_DISABLED, d, now)
                 return BLOCKED_DEPTH
-            if self.chain_spec[c] == 0 and self.active_branches >= self.branch_limit:
-                return BLOCKED_SLOT
-            if (self.n_snap >= self.max_snap or self.n_active >= self.max_pending
-                    or (self.n_snap + 1) * self.state_bytes
-                    + self.n_active * self.mem.op_bytes > self.mem_limit):
+            if not self.chain_spec_ok[c]:
+                self.defer(i, D_ROLLOUT, d, now)
+                return BLOCKED_DEPTH
+            if d >= self.max_depth:
+                self.defer(i, D_DEPTH, d, now)
+                return BLOCKED_DEPTH
+            reason = -1
+            if self.auto_off:
+                reason = D_DISABLED
+            elif self.chain_spec[c] == 0 and self.active_branches >= self.branch_limit:
+                reason = D_BRANCH
+            elif self.n_snap >= self.max_snap:
+                reason = D_SNAP
+            elif self.n_active >= self.max_pending:
+                reason = D_PENDING
+            elif ((self.n_snap + 1) * self.state_bytes
+                  + self.n_active * self.mem.op_bytes > self.mem_limit):
+                reason = D_MEMORY
+            elif self.chain_inflight[c] + 1 > self.cascade_cap:
+                reason = D_CASCADE
+            elif self.qlive >= self.qcap:
+                reason = D_QUEUE
+            if reason >= 0:
+                self.defer(i, reason, d, now)
                 return BLOCKED_SLOT
             self.spec[i] = True
+            self.spec_exec += 1
             self.n_snap += 1
             if self.chain_spec[c] == 0:
                 self.active_branches += 1
@@ -473,6 +704,18 @@ class _Sim:
             self.chain_spec[c] += 1
         status[i] = EXEC
         self.n_active += 1
+        self.chain_inflight[c] += 1
+        if self.def_first[i] == self.def_first[i]:
+            self.dw_t.append(now)
+            self.dw_v.append(now - self.def_first[i])
+            self.def_first[i] = math.nan
+        self.def_mask[i] = 0
+        if self.ad_mode == "policy":
+            started = self.ad_started
+            started.append(now)
+            horizon = now - self.settings.auto_disable_window
+            while started[0] < horizon:
+                started.popleft()
         self.row[i] = len(self.r_task)
         self.r_task.append(i)
         self.r_att.append(self.att[i])
@@ -534,7 +777,7 @@ class _Sim:
         if self.r_req[row] != self.r_req[row]:  # NaN: first request of this attempt
             self.r_req[row] = now
         self.req_t[i] = now
-        job = (i, self.att[i], self.gen[i])
+        job = (i, self.att[i], self.gen[i], now)
         if self.qlive < self.qcap:
             self.queue.append(job)
             self.qlive += 1
@@ -550,10 +793,23 @@ class _Sim:
 
     def dispatch(self, now: float) -> None:
         queue, att, gen, jobst = self.queue, self.att, self.gen, self.job
+        freed = False
         while self.idle and self.qlive:
+            if self.qlive < self.bsize and self.bwait > 0:
+                while True:  # drop stale entries at the front to find the oldest proof
+                    i, a, g, _ = queue[0]
+                    if att[i] == a and gen[i] == g and jobst[i] == JOB_QUEUED:
+                        break
+                    queue.popleft()
+                due = queue[0][3] + self.bwait
+                if now < due - 1e-9:  # wait for the batch to fill, at most until due
+                    if not now < self.timer_at <= due + 1e-9:
+                        self.timer_at = due
+                        self.push(due, E_BATCH_TIMER, 0)
+                    break
             batch = []
             while queue and len(batch) < self.bsize:
-                i, a, g = queue.popleft()
+                i, a, g, _ = queue.popleft()
                 if att[i] != a or gen[i] != g or jobst[i] != JOB_QUEUED:
                     continue
                 jobst[i] = JOB_SERVICE
@@ -570,22 +826,68 @@ class _Sim:
             for i, _, _ in batch:
                 self.r_batch[self.row[i]] = k
             self.refill(now)
+            freed = True
             cost = self.over_s()
             for _ in range(k):
                 cost += self.proof_s()
             self.idle -= 1
             self.bat_t.append(now)
             self.bat_k.append(k)
+            self.bat_dur.append(cost)
             self.push(now + cost, E_BATCH_END, 0, 0, batch)
+        if freed and self.waiters:
+            self.process_waiters(now)
+
+    def batch_timer(self, _a: int, _b: int, _c: Any, now: float) -> None:
+        if now >= self.timer_at - 1e-9:
+            self.timer_at = -math.inf
+        if self.idle:
+            self.dispatch(now)
+
+    def reenable(self, _a: int, _b: int, _c: Any, now: float) -> None:
+        if self.auto_off:
+            self.auto_off = False
+            self.auto_t.append(now)
+            self.auto_d.append(-1)
+            self.process_waiters(now)
+
+    def check_auto_disable(self, undone: int, spec_undone: int, now: float) -> None:
+        """Switch speculation off as the runtime's auto-disable reading says."""
+        st = self.settings
+        if self.auto_off or self.ad_mode == "off":
+            return
+        if self.ad_mode == "code":
+            self.spec_undone += spec_undone
+            if (self.spec_exec >= 50
+                    and 100.0 * self.spec_undone / self.spec_exec > st.code_threshold_pct):
+                self.auto_off = True
+                self.auto_t.append(now)
+                self.auto_d.append(1)
+            return
+        window = st.auto_disable_window
+        und = self.ad_undone
+        und.append((now, undone))
+        self.ad_undone_sum += undone
+        while und[0][0] < now - window:
+            self.ad_undone_sum -= und.popleft()[1]
+        started = self.ad_started
+        while started and started[0] < now - window:
+            started.popleft()
+        n = len(started)
+        if n >= st.auto_disable_min_tasks and self.ad_undone_sum > st.auto_disable_threshold * n:
+            self.auto_off = True
+            self.auto_t.append(now)
+            self.auto_d.append(1)
+            self.push(now + st.auto_disable_cooldown, E_REENABLE, 0)
 
     def refill(self, now: float) -> None:
         backlog, att, gen, jobst = self.backlog, self.att, self.gen, self.job
         moved = 0
         while backlog and self.qlive < self.qcap:
-            i, a, g = backlog.popleft()
+            i, a, g, _ = backlog.popleft()
             if att[i] != a or gen[i] != g or jobst[i] != JOB_BACKLOG:
                 continue
-            self.queue.append((i, a, g))
+            self.queue.append((i, a, g, now))
             jobst[i] = JOB_QUEUED
             self.qlive += 1
             moved += 1
@@ -646,6 +948,7 @@ class _Sim:
     def release(self, i: int, now: float) -> bool:
         """Free what an in-flight attempt holds; True when a slot freed."""
         self.n_active -= 1
+        self.chain_inflight[self.chain_of[i]] -= 1
         j = self.job[i]
         if j == JOB_QUEUED:
             self.qlive -= 1
@@ -709,7 +1012,7 @@ class _Sim:
         abandon = self.nfail[t] + 1 > self.max_retries
         undo_desc = (not self.selective or abandon
                      or (reason == "proof_invalid" and self.outchg[t]))
-        undone = 0
+        undone = spec_undone = 0
         subtree = []
         stack = list(children[t])
         while stack:
@@ -718,6 +1021,7 @@ class _Sim:
             s = status[j]
             if s == EXEC or s == PROVING or s == PROVED or s == SUBMITTED:
                 if undo_desc:
+                    spec_undone += self.spec[j]
                     self.undo(j, now, "ancestor_failed", rid)
                     undone += 1
                 elif s == PROVED or (s == PROVING and self.job[j] == JOB_SERVICE):
@@ -728,6 +1032,7 @@ class _Sim:
             if children[j]:
                 stack.extend(children[j])
         depth = self.r_depth[self.row[t]]
+        spec_undone += int(self.spec[t])
         self.undo(t, now, reason, rid)
         self.nfail[t] += 1
         self.rb_t.append(now)
@@ -752,10 +1057,12 @@ class _Sim:
             status[t] = RETRY_WAIT
             delay = self.retry_delay * self.retry_mult ** (self.nfail[t] - 1)
             self.push(now + delay, E_RETRY, t, self.att[t])
+        self.check_auto_disable(1 + undone, spec_undone, now)
         self.process_waiters(now)
 
     # ------------------------------------------------------------------ output
-    def result(self, end: float, start_ms: int, scrape: float) -> SimResult:
+    def result(self, end: float, start_ms: int, scrape: float,
+               instance: str = "runtime-0") -> SimResult:
         from specanalysis.sim.emit import build_samples
 
         F = pl.Float64
@@ -794,6 +1101,7 @@ class _Sim:
             "outcome": pl.Series([OUTCOMES[o] for o in self.r_out], dtype=pl.String),
             "reason": pl.Series(self.r_reason, dtype=pl.String),
             "rollback_id": pl.Series(self.r_rid, dtype=pl.Int64),
+            "instance": pl.Series([instance] * len(tid), dtype=pl.String),
         }).with_columns(
             pl.when(pl.col("parent_id") >= 0).then(pl.col("parent_id")).alias("parent_id"),
             pl.when(pl.col("rollback_id") >= 0).then(pl.col("rollback_id"))
@@ -810,6 +1118,7 @@ class _Sim:
         failed = np.asarray(self.chain_failed, dtype=bool)
         status = np.where(np.isnan(cend), "in_flight", np.where(failed, "failed",
                                                                    "finalized"))
+        status = np.where(np.asarray(self.chain_rejected, dtype=bool), "rejected", status)
         fin = np.where(status == "finalized", cend, np.nan)
         chains = pl.DataFrame({
             "chain_id": pl.Series(np.arange(self.n_chains), dtype=pl.Int64),
@@ -820,6 +1129,7 @@ class _Sim:
             "rolled_back_tasks": pl.Series(rolled, dtype=pl.Int64),
             "speculative_tasks": pl.Series(spec_n, dtype=pl.Int64),
             "status": pl.Series(status.astype(str), dtype=pl.String),
+            "instance": pl.Series([instance] * self.n_chains, dtype=pl.String),
         })
         rb_task = np.asarray(self.rb_task, dtype=np.int64)
         rollbacks = pl.DataFrame({
@@ -832,6 +1142,7 @@ class _Sim:
             "size": pl.Series(self.rb_size, dtype=pl.Int64),
             "depth": pl.Series(self.rb_depth, dtype=pl.Int64),
             "abandoned": pl.Series(self.rb_abandon, dtype=pl.Boolean),
+            "instance": pl.Series([instance] * len(self.rb_t), dtype=pl.String),
         })
         a = np.asarray
         log = EventLog(
@@ -840,12 +1151,20 @@ class _Sim:
             a(self.bat_t, dtype=np.float64), a(self.bat_k, dtype=np.float64),
             a(self.pr_t, dtype=np.float64), a(self.pr_v, dtype=np.float64),
             a(self.cf_t, dtype=np.float64), a(self.cf_v, dtype=np.float64),
+            batch_dur=a(self.bat_dur, dtype=np.float64),
+            defer_t=a(self.def_t, dtype=np.float64),
+            defer_reason=a(self.def_r, dtype=np.int64),
+            defer_depth=a(self.def_d, dtype=np.float64),
+            wait_t=a(self.dw_t, dtype=np.float64), wait_v=a(self.dw_v, dtype=np.float64),
+            reject_t=a(self.rej_t, dtype=np.float64),
+            reject_n=a(self.rej_n, dtype=np.float64),
+            auto_t=a(self.auto_t, dtype=np.float64), auto_d=a(self.auto_d, dtype=np.float64),
         )
         res = SimResult(
             tasks=tasks, chains=chains, rollbacks=rollbacks, log=log,
             config=self.cfg, workload=self.wl, duration=self.duration, end=end,
             start_ms=start_ms, scrape_interval=scrape, memory=self.mem,
-            n_tasks_arrived=self.n_tasks, seed=self.seed,
+            n_tasks_arrived=self.n_tasks, seed=self.seed, settings=self.settings,
         )
         object.__setattr__(res, "samples", build_samples(res, res.scrape_times()))
         return res
@@ -891,7 +1210,14 @@ class SimResult:
     memory: MemoryModel = field(default_factory=MemoryModel, repr=False)
     n_tasks_arrived: int = 0
     seed: int = 0
+    settings: SimSettings = field(default_factory=SimSettings, repr=False)
+    parts: tuple = field(default=(), repr=False)
     samples: pl.DataFrame = field(default=None, repr=False)  # type: ignore[assignment]
+
+    @property
+    def instances(self) -> tuple[SimResult, ...]:
+        """The per-instance results (this result alone for a single instance)."""
+        return self.parts or (self,)
 
     # --------------------------------------------------------------- metrics
     def scrape_times(self) -> np.ndarray:
@@ -903,7 +1229,11 @@ class SimResult:
         """The metrics at one instant (seconds from the start, or a wall-clock time)."""
         from specanalysis.sim.emit import build_samples
 
-        return build_samples(self, np.asarray([self._offset(at)], dtype=np.float64))
+        t = np.asarray([self._offset(at)], dtype=np.float64)
+        if not self.parts:
+            return build_samples(self, t)
+        return pl.concat([_label(build_samples(p, t), f"runtime-{k}")
+                          for k, p in enumerate(self.parts)], how="diagonal")
 
     def _offset(self, at: Any) -> float:
         if isinstance(at, int | float) and not isinstance(at, bool):
@@ -954,7 +1284,11 @@ class SimResult:
         """Memory bytes by component at the given times (seconds)."""
         from specanalysis.sim.emit import memory_components
 
-        return memory_components(self, np.asarray(times, dtype=np.float64))
+        times = np.asarray(times, dtype=np.float64)
+        if not self.parts:
+            return memory_components(self, times)
+        per = [memory_components(p, times) for p in self.parts]
+        return {k: sum(m[k] for m in per) for k in per[0]}
 
     def summary(self, *, warmup: str | float = 0.0) -> dict[str, float]:
         """The guide's key benchmark figures over ``[warmup, duration]``.
@@ -970,7 +1304,14 @@ class SimResult:
         (proof request to proof done), ``recovery_time_s`` (mean time from a
         rollback to the trigger's re-execution being finalised; NaN without
         rollbacks), ``recovery_time_p99_s``, ``queue_utilisation_peak_pct``,
-        ``mean_batch_size``. NaN where undefined.
+        ``mean_batch_size``, ``rejected_pct`` (tasks refused at submission /
+        tasks submitted), ``deferred_pct`` (execution attempts that were deferred
+        at least once / attempts), ``auto_disabled_pct`` (share of the window with
+        speculation auto-disabled). NaN where undefined.
+
+        With several instances, memory figures are per instance (the mean of their
+        averages, the largest of their peaks: what each instance's limit sees); the
+        rest is the fleet's.
         """
         from specanalysis.sim.emit import active_tasks
 
@@ -994,7 +1335,8 @@ class SimResult:
             return float(np.quantile(x, p)) if len(x) else nan
 
         grid = np.arange(w, t1 + 1e-9, 1.0)
-        mem = sum(self.memory_series(grid).values())
+        mems = [sum(p.memory_series(grid).values()) for p in self.instances]
+        mem = sum(mems)
         act = active_tasks(self, grid)
         lg = self.log
         pm = (lg.proof_t >= w) & (lg.proof_t < t1)
@@ -1017,8 +1359,8 @@ class SimResult:
             "task_rollback_rate_pct": 100.0 * undone / n_exec if n_exec else nan,
             "avg_rollback_size": undone / rb.height if rb.height else nan,
             "blast_radius_max": float(rb["size"].max()) if rb.height else nan,
-            "memory_avg_mb": float(mem.mean()) / _MIB,
-            "memory_peak_mb": float(mem.max()) / _MIB,
+            "memory_avg_mb": float(np.mean([m.mean() for m in mems])) / _MIB,
+            "memory_peak_mb": float(max(m.max() for m in mems)) / _MIB,
             "memory_per_active_task_mb": (float(mem.mean()) / _MIB / float(act.mean())
                                           if act.mean() > 0 else nan),
             "active_tasks_avg": float(act.mean()),
@@ -1030,6 +1372,28 @@ class SimResult:
             "queue_utilisation_peak_pct": 100.0 * float(queue.max())
             / self.config.proof.queue_size,
             "mean_batch_size": float(lg.batch_k[bm].mean()) if bm.any() else nan,
+            **self._shedding(w, t1),
+        }
+
+    def _shedding(self, w: float, t1: float) -> dict[str, float]:
+        """Rejected and deferred shares and auto-disabled time in ``[w, t1)``."""
+        from specanalysis.sim.emit import step_values
+
+        lg = self.log
+        ch = self.chains.filter(pl.col("arrived").is_between(w, t1, closed="left"))
+        offered = float(ch["length"].sum()) if ch.height else 0.0
+        rm = (lg.reject_t >= w) & (lg.reject_t < t1)
+        rejected = float(lg.reject_n[rm].sum())
+        waits = int(((lg.wait_t >= w) & (lg.wait_t < t1)).sum())
+        n_exec = self.tasks.filter(pl.col("exec_start").is_between(w, t1, closed="left")
+                                   ).height
+        grid = np.arange(w, t1, 1.0)
+        off = step_values(lg.auto_t, lg.auto_d, grid) if len(grid) else np.zeros(0)
+        n_inst = len(self.instances)
+        return {
+            "rejected_pct": 100.0 * rejected / offered if offered else math.nan,
+            "deferred_pct": 100.0 * waits / n_exec if n_exec else math.nan,
+            "auto_disabled_pct": 100.0 * float(off.mean()) / n_inst if len(off) else 0.0,
         }
 
     def _recovery(self, w: float, t1: float) -> np.ndarray:

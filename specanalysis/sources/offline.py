@@ -61,6 +61,7 @@ from specanalysis._time import (
 from specanalysis.catalogue import normalize_samples
 from specanalysis.errors import DataError, QueryError, SpecAnalysisError
 from specanalysis.frames import SAMPLES_CORE, TIMESTAMP, empty_samples, label_columns
+from specanalysis.limits import check_limit
 
 __all__ = ["OfflineSource", "SEMANTICS"]
 
@@ -131,6 +132,9 @@ class OfflineSource:
         ``"prom2"`` (Prometheus 2.42) or ``"prom3"`` (3.x), see the module doc.
     lookback
         Lookback delta of instant selectors (Prometheus default ``5m``).
+    max_eval_points
+        Most points (series x steps) one evaluation may hold in memory; default
+        ``specanalysis.limits.LIMITS.max_eval_points`` (50 million, 0.45 GB).
 
     Raises
     ------
@@ -148,7 +152,9 @@ class OfflineSource:
         *,
         semantics: Literal["prom2", "prom3"] = "prom2",
         lookback: str | float = "5m",
+        max_eval_points: int | None = None,
     ) -> None:
+        self.max_eval_points = max_eval_points
         if semantics not in SEMANTICS:
             raise QueryError(f"unknown semantics {semantics!r}", field="semantics",
                              expected="'prom2' (Prometheus 2.42) or 'prom3' (3.x)")
@@ -257,8 +263,15 @@ class OfflineSource:
         if e < s:
             raise QueryError("end is before start", field="end",
                              expected="end >= start")
+        self._check_points((e - s) // step_ms + 1, 1)
         steps = s + step_ms * np.arange((e - s) // step_ms + 1, dtype=np.int64)
         return self._to_frame(self._eval(expr, steps), steps)
+
+    def _check_points(self, n_steps: int, n_series: int) -> None:
+        check_limit("max_eval_points", n_steps * max(n_series, 1),
+                    f"the evaluation needs {n_series:,} series x {n_steps:,} steps"
+                    if n_series > 1 else f"the evaluation needs {n_steps:,} steps",
+                    limit=self.max_eval_points, field="step")
 
     @staticmethod
     def _check_expr(expr: object) -> None:
@@ -313,6 +326,7 @@ class OfflineSource:
         series = self._select(sel)
         if not series:
             return _Vector.empty(steps.size)
+        self._check_points(steps.size, len(series))
         vals = np.empty((len(series), steps.size))
         pres = np.empty((len(series), steps.size), dtype=bool)
         for i, s in enumerate(series):
@@ -325,6 +339,7 @@ class OfflineSource:
         series = self._select(node.selector)
         if not series:
             return _Vector.empty(steps.size)
+        self._check_points(steps.size, len(series))
         vals = np.empty((len(series), steps.size))
         pres = np.empty((len(series), steps.size), dtype=bool)
         keep_name = node.func == "last_over_time"

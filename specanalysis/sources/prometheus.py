@@ -44,16 +44,22 @@ PrometheusSource('http://localhost:9090', api_prefix='/prometheus', tenant='team
 
 from __future__ import annotations
 
-import logging
 import os
 import random
 import time
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import polars as pl
 
+from specanalysis._secrets import (
+    bearer,
+    get_logger,
+    header_value,
+    mask,
+    register_secret,
+)
 from specanalysis._time import TimeLike, parse_duration, to_ms
 from specanalysis.errors import (
     PrometheusError,
@@ -64,16 +70,22 @@ from specanalysis.errors import (
 )
 from specanalysis.frames import canonical_samples, label_columns
 from specanalysis.io.promapi import QueryResponse, parse_query_response
+from specanalysis.limits import LIMITS, check_limit
 
 __all__ = ["PrometheusSource", "ENV_URL", "ENV_TOKEN", "ENV_TENANT"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 ENV_URL = "SPECANALYSIS_PROMETHEUS_URL"
 ENV_TOKEN = "SPECANALYSIS_PROMETHEUS_TOKEN"
 ENV_TENANT = "SPECANALYSIS_PROMETHEUS_TENANT"
 
 _TRANSIENT_STATUS = {429, 502, 503}
+_REDIRECT_STATUS = {301, 302, 303, 307, 308}
+_MAX_REDIRECTS = 10
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# never sent to a host other than the one the user named
+_ALWAYS_SECRET = ("Authorization", "Proxy-Authorization", "X-Scope-OrgID", "Cookie")
 _BACKOFF_BASE = 0.25
 _BACKOFF_CAP = 8.0
 
@@ -83,10 +95,10 @@ class _Secret:
 
     __slots__ = ("_value",)
 
-    def __init__(self, value: str) -> None:
+    def __init__(self, value: Any) -> None:
         self._value = value
 
-    def reveal(self) -> str:
+    def reveal(self) -> Any:
         return self._value
 
     def __repr__(self) -> str:
@@ -100,8 +112,15 @@ class _Secret:
 
 def _display_url(url: str) -> str:
     """The URL with any password replaced by ``***``."""
-    parts = urlsplit(url)
-    if parts.password is None:
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:  # unparseable: hide whatever precedes an '@'
+        head, sep, tail = url.partition("//")
+        if "@" in tail:
+            tail = "***@" + tail.rsplit("@", 1)[1]
+        return head + sep + tail
+    if password is None:
         return url
     netloc = parts.netloc.rsplit("@", 1)[1]
     user = parts.username or ""
@@ -126,6 +145,22 @@ def _promql(expr: Any) -> str:
         return promql
     raise QueryError(f"{type(expr).__name__} is not a query", field="expr",
                      expected="a specanalysis.query expression or a PromQL string")
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return (parts.scheme, (parts.hostname or "").lower(),
+            parts.port or _DEFAULT_PORTS.get(parts.scheme))
+
+
+def _same_origin(a: tuple, b: tuple) -> bool:
+    """Same scheme, host and port; or the http -> https upgrade of one host."""
+    return a == b or (a[1] == b[1] and a[0] == "http" and b[0] == "https"
+                      and a[2] == 80 and b[2] == 443)
+
+
+class _BodyTimeout(Exception):
+    """The server sent its headers, then stalled the body beyond the timeout."""
 
 
 def _retrying(adapter: Any) -> bool:
@@ -175,6 +210,20 @@ class PrometheusSource:
         recording them.
     session
         A ``requests.Session`` to send with (default: the client's or a new one).
+    max_plan_points
+        Most steps one range query may ask for in total (all requests of its
+        plan); default ``specanalysis.limits.LIMITS.max_plan_points``.
+
+    Notes
+    -----
+    Credentials: the token is stripped of surrounding whitespace (a token
+    read from a Kubernetes secret file ends in a newline) and refused with a
+    typed error that does not echo it when it holds control characters. The
+    token, every header given with ``headers=`` (or by the client) and the
+    tenant header are sent only to the origin of ``url``: a redirect to
+    another host, port or scheme is followed without them (an http -> https
+    upgrade of the same host keeps them). Redirects are followed up to 10
+    times, to http(s) URLs only, re-sending the POST form.
     """
 
     def __init__(
@@ -191,6 +240,7 @@ class PrometheusSource:
         retries: int = 4,
         strict: bool = False,
         session: Any = None,
+        max_plan_points: int | None = None,
     ) -> None:
         import requests
 
@@ -213,26 +263,53 @@ class PrometheusSource:
                 field="url_or_client",
                 expected="'http://host:9090' or a prometheus_api_client.PrometheusConnect",
             )
-        parts = urlsplit(base.strip())
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        if not isinstance(base, str):
+            raise SpecAnalysisError(f"{type(base).__name__} is not a URL", field="url",
+                                    expected="e.g. 'http://localhost:9090'")
+        try:
+            parts = urlsplit(base.strip())
+            parts.port  # noqa: B018 - raises ValueError for a port out of range
+            password = parts.password
+        except ValueError as exc:
+            raise SpecAnalysisError(
+                f"{_display_url(base.strip())!r} is not a valid URL ({exc})", field="url",
+                expected="e.g. 'http://localhost:9090' (port 1-65535)",
+            ) from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
             raise SpecAnalysisError(
                 f"{_display_url(base)!r} is not an http(s) URL", field="url",
                 expected="e.g. 'http://localhost:9090'",
             )
+        register_secret(password)
         if not isinstance(max_points, int) or max_points < 1:
             raise SpecAnalysisError(f"max_points={max_points!r}", field="max_points",
                                     expected="a positive integer (11000 for Prometheus)")
         self._base = base.strip().rstrip("/")
         prefix = api_prefix.strip().strip("/")
         self.api_prefix = f"/{prefix}" if prefix else ""
-        self.tenant = tenant
+        self.tenant = (header_value("X-Scope-OrgID", tenant, field="tenant")
+                       if tenant else None)
         self.max_points = max_points
+        self.max_plan_points = max_plan_points
         self.timeout = float(timeout) if timeout is not None else 30.0
         self.deadline = float(deadline)
         self.retries = int(retries)
         self.strict = strict
-        self._token = _Secret(token) if token else None
-        self._headers = {**client_headers, **dict(headers or {})}
+        self._token = _Secret(bearer(token)) if token else None
+        merged = {**client_headers, **dict(headers or {})}
+        self._headers = {}
+        for name, value in merged.items():
+            if not isinstance(name, str) or not name.strip() or any(
+                    ord(c) < 33 or ord(c) > 126 or c == ":" for c in name):
+                raise SpecAnalysisError("a header name is not a token", field="headers",
+                                        expected="names of printable ASCII without ':'")
+            value = header_value(name, value)
+            register_secret(value)
+            self._headers[name] = _Secret(value)
+        auth = self._auth
+        if isinstance(auth, tuple) and len(auth) == 2:
+            register_secret(str(auth[1]))
+        self._auth = _Secret(auth) if auth is not None else None
         self._own_session = session is None
         self._session = session if session is not None else requests.Session()
         self._plain_adapter = requests.adapters.HTTPAdapter(max_retries=0)
@@ -330,6 +407,9 @@ class PrometheusSource:
             raise QueryError("end is before start", field="end",
                              expected="end >= start")
         n = (end_ms - start_ms) // step_ms
+        check_limit("max_plan_points", n + 1,
+                    f"the range query asks for {n + 1:,} steps", field="step",
+                    limit=self.max_plan_points)
         plan = []
         a = 0
         while a <= n:
@@ -397,7 +477,7 @@ class PrometheusSource:
         self.last_infos = resp.infos
         if resp.warnings:
             log.warning("Prometheus %s returned %d warning(s): %s", self.url,
-                        len(resp.warnings), "; ".join(resp.warnings)[:300])
+                        len(resp.warnings), mask("; ".join(resp.warnings))[:300])
             if self.strict:
                 raise PrometheusError(
                     "the server returned warnings (the data may be partial): "
@@ -409,51 +489,105 @@ class PrometheusSource:
         return resp
 
     def _request_headers(self) -> dict[str, str]:
-        headers = {"User-Agent": "specanalysis", **self._headers}
+        headers = {"User-Agent": "specanalysis",
+                   **{k: v.reveal() for k, v in self._headers.items()}}
         if self.tenant:
             headers["X-Scope-OrgID"] = self.tenant
         if self._token is not None:
-            headers["Authorization"] = f"Bearer {self._token.reveal()}"
+            headers["Authorization"] = self._token.reveal()
         return headers
 
-    def _scrub(self, text: str) -> str:
-        if self._token is not None:
-            text = text.replace(self._token.reveal(), "***")
-        for value in self._headers.values():
-            if isinstance(value, str) and len(value) >= 4:
-                text = text.replace(value, "***")
-        password = urlsplit(self._base).password
-        if password:
-            text = text.replace(password, "***")
-        return text
+    def _send(self, url: str, form: dict[str, str]) -> tuple[int, Any, bytes]:
+        """POST ``form`` to ``url``, following redirects; ``(status, headers, body)``.
 
-    def _send(self, url: str, form: dict[str, str]) -> Any:
+        Secrets (token, user headers, tenant, auth) go to the original origin
+        only. Redirects are followed here (not by requests) so that the rule
+        also holds for a ``PrometheusConnect`` session whose adapter retries.
+        """
         import requests
 
-        req = requests.Request("POST", url, data=form,
-                               headers=self._request_headers(), auth=self._auth)
-        prep = self._session.prepare_request(req)
-        settings = self._session.merge_environment_settings(prep.url, {}, False,
-                                                            None, None)
+        origin = _origin(url)
+        trusted = True
+        seen: set[str] = set()
         timeout = (min(self.timeout, 10.0), self.timeout)
-        adapter = self._session.get_adapter(prep.url)
-        self.requests_sent += 1
-        if _retrying(adapter):
-            return self._plain_adapter.send(prep, timeout=timeout, **settings)
-        return self._session.send(prep, timeout=timeout, allow_redirects=True,
-                                  **settings)
+        for _ in range(_MAX_REDIRECTS + 1):
+            if trusted:
+                auth = self._auth.reveal() if self._auth is not None else None
+                req = requests.Request("POST", url, data=form,
+                                       headers=self._request_headers(), auth=auth)
+            else:
+                req = requests.Request("POST", url, data=form,
+                                       headers={"User-Agent": "specanalysis"})
+            prep = self._session.prepare_request(req)
+            if not trusted:
+                for name in (*_ALWAYS_SECRET, *self._headers):
+                    prep.headers.pop(name, None)
+            settings = self._session.merge_environment_settings(prep.url, {}, True,
+                                                                None, None)
+            settings["stream"] = True
+            adapter = self._session.get_adapter(prep.url)
+            self.requests_sent += 1
+            if _retrying(adapter):
+                resp = self._plain_adapter.send(prep, timeout=timeout, **settings)
+            else:
+                resp = self._session.send(prep, timeout=timeout, allow_redirects=False,
+                                          **settings)
+            try:
+                location = resp.headers.get("Location")
+                if resp.status_code in _REDIRECT_STATUS and location:
+                    seen.add(url)
+                    url = urljoin(url, location)
+                    target = _origin(url)
+                    if target[0] not in ("http", "https") or not target[1]:
+                        raise PrometheusError(
+                            f"the server redirected to a non-HTTP URL "
+                            f"({_display_url(url)[:200]!r})", error_type="bad_redirect",
+                            status=resp.status_code, source=_display_url(prep.url),
+                            expected="redirects to http(s) URLs only")
+                    if url in seen:
+                        raise PrometheusError(
+                            "redirect loop", error_type="bad_redirect",
+                            status=resp.status_code, source=_display_url(url),
+                            expected="a redirect chain that ends")
+                    trusted = trusted and _same_origin(origin, target)
+                    continue
+                return resp.status_code, resp.headers, self._read_body(resp)
+            finally:
+                resp.close()
+        raise PrometheusError(f"more than {_MAX_REDIRECTS} redirects",
+                              error_type="bad_redirect", source=_display_url(url),
+                              expected=f"at most {_MAX_REDIRECTS} redirects")
+
+    @staticmethod
+    def _read_body(resp: Any) -> bytes:
+        import requests
+        import urllib3
+
+        cap = LIMITS.max_response_bytes
+        chunks: list[bytes] = []
+        total = 0
+        try:
+            for chunk in resp.iter_content(1 << 20):
+                total += len(chunk)
+                check_limit("max_response_bytes", total,
+                            f"the answer has more than {total:,} bytes", limit=cap)
+                chunks.append(chunk)
+        except requests.exceptions.ConnectionError as exc:
+            if exc.args and isinstance(exc.args[0], urllib3.exceptions.ReadTimeoutError):
+                raise _BodyTimeout() from None
+            raise
+        return b"".join(chunks)
 
     def _post(self, name: str, form: dict[str, str]) -> QueryResponse:
         try:
             return self._post_with_retries(name, form)
-        except PrometheusError as exc:
-            # a proxy may echo request headers back in its error page
-            message = self._scrub(exc.message)
-            if message == exc.message:
-                raise
-            raise type(exc)(message, error_type=exc.error_type, status=exc.status,
-                            source=exc.source, field=exc.field,
-                            expected=exc.expected) from None
+        except SpecAnalysisError as exc:
+            err = exc
+        # raised outside the handler, with no chain: the transport's exceptions
+        # (which may quote headers) never travel as __context__/__cause__
+        err.__cause__ = err.__context__ = None
+        err.__suppress_context__ = True
+        raise err
 
     def _post_with_retries(self, name: str, form: dict[str, str]) -> QueryResponse:
         import requests
@@ -466,28 +600,38 @@ class PrometheusSource:
         while True:
             attempt += 1
             retry_after = 0.0
+            failure: PrometheusError | None = None
+            final: SpecAnalysisError | None = None
             try:
-                resp = self._send(url, form)
-            except requests.exceptions.ReadTimeout:
-                raise PrometheusTimeout(
-                    f"no answer within {self.timeout:g} s (not retried: the query "
-                    "would run again)", error_type="timeout", source=where,
-                ) from None
+                status, headers, body = self._send(url, form)
+            except (requests.exceptions.ReadTimeout, _BodyTimeout) as exc:
+                what = ("the server sent its headers, then no body"
+                        if isinstance(exc, _BodyTimeout) else "no answer")
+                final = PrometheusTimeout(
+                    f"{what} within {self.timeout:g} s (not retried: the query "
+                    "would run again)", error_type="timeout", source=where)
             except requests.exceptions.SSLError as exc:
-                raise PrometheusUnavailable(
-                    self._scrub(f"TLS failure: {exc}")[:300], error_type="unavailable",
-                    source=where,
-                ) from None
+                final = PrometheusUnavailable(
+                    mask(f"TLS failure: {exc}")[:300], error_type="unavailable",
+                    source=where)
+            except requests.exceptions.ContentDecodingError as exc:
+                final = PrometheusError(
+                    mask(f"the body cannot be decoded ({exc})")[:300],
+                    error_type="bad_response", source=where,
+                    expected="a body in the encoding its Content-Encoding names")
             except (requests.exceptions.ConnectionError,
                     requests.exceptions.ChunkedEncodingError) as exc:
-                reason = self._scrub(f"{type(exc).__name__}: {exc}")[:300]
-                failure: PrometheusError = PrometheusUnavailable(
+                reason = mask(f"{type(exc).__name__}: {exc}")[:300]
+                failure = PrometheusUnavailable(
                     f"cannot reach the server ({reason})", error_type="unavailable",
-                    source=where,
-                )
-            else:
-                status = resp.status_code
-                body = resp.content
+                    source=where)
+            except requests.exceptions.RequestException as exc:
+                final = PrometheusUnavailable(
+                    mask(f"cannot send the request ({type(exc).__name__}: {exc})")[:300],
+                    error_type="unavailable", source=where)
+            if final is not None:
+                raise final
+            if failure is None:
                 if status == 504:
                     raise PrometheusTimeout(
                         "gateway timeout (not retried: the query would run again)",
@@ -501,20 +645,8 @@ class PrometheusSource:
                             error_type="bad_response", source=where,
                         )
                     return parsed
-                try:
-                    parse_query_response(body, status=status, source=where)
-                    failure = PrometheusUnavailable(
-                        "transient HTTP status", error_type="unavailable",
-                        status=status, source=where)
-                except PrometheusTimeout:
-                    raise
-                except PrometheusError as exc:
-                    if status == 503 and exc.error_type not in ("unavailable", "non_json"):
-                        raise  # e.g. 503 canceled: permanent for this query
-                    failure = PrometheusUnavailable(
-                        exc.message, error_type=exc.error_type or "unavailable",
-                        status=status, source=where)
-                retry_after = _retry_after(resp.headers.get("Retry-After"))
+                failure = self._transient(body, status, where)
+                retry_after = _retry_after(headers.get("Retry-After"))
             if attempt > self.retries:
                 raise _gave_up(failure, attempt, time.monotonic() - started)
             delay = random.uniform(0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2 ** (attempt - 1)))
@@ -524,6 +656,22 @@ class PrometheusSource:
             log.info("Prometheus %s: %s; retry %d in %.2f s", where, failure.message,
                      attempt, delay)
             time.sleep(delay)
+
+    @staticmethod
+    def _transient(body: bytes, status: int, where: str) -> PrometheusError:
+        """The failure a 429/502/503 stands for; raises when it is permanent."""
+        try:
+            parse_query_response(body, status=status, source=where)
+        except PrometheusTimeout:
+            raise
+        except PrometheusError as exc:
+            if status == 503 and exc.error_type not in ("unavailable", "non_json"):
+                raise  # e.g. 503 canceled: permanent for this query
+            return PrometheusUnavailable(
+                exc.message, error_type=exc.error_type or "unavailable",
+                status=status, source=where)
+        return PrometheusUnavailable("transient HTTP status", error_type="unavailable",
+                                     status=status, source=where)
 
 
 def _retry_after(value: str | None) -> float:
