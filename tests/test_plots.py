@@ -213,7 +213,7 @@ def test_rollback_share_plot_has_the_guide_target(source):
     hv = pytest.importorskip("holoviews")
     pytest.importorskip("hvplot")
     obj = plots.plot_rollback_rate(source, y="pct_of_tasks", step="10m")
-    lines = [el for el in obj.traverse(lambda x: x, [hv.HLine])]
+    lines = obj.traverse(lambda x: x, [hv.HLine])
     # guide: rollbacks < 5 % of tasks (TARGETS["rollback_rate_pct"])
     assert [ln.data for ln in lines] == [5.0]
 
