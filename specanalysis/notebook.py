@@ -13,8 +13,9 @@ Python packages:
   replaced by their text read from the installed ``panel`` package;
 * hvplot's habit of re-importing itself (and re-sending the JavaScript) in
   every cell is turned off, so the bundle is sent once per kernel;
-* polars tables show what the text talks about: up to 60 rows, every column,
-  strings up to 300 characters (a PromQL query is not cut), no shape line and
+* polars frames display as plain readable tables (:func:`frame_html`): every
+  column, strings uncut and unquoted (a PromQL query is not cut), text
+  left-aligned and numbers right-aligned with their digits, no shape line and
   no dtype row.
 
 ipywidgets need nothing: JupyterLab serves the widget manager from the
@@ -50,7 +51,7 @@ import re
 from typing import Any
 
 __all__ = ["setup", "setup_notebook", "is_setup", "in_kernel", "external_resources",
-           "export_html"]
+           "export_html", "frame_html"]
 
 _DONE = False
 
@@ -108,6 +109,15 @@ def setup(*, quiet: bool = True) -> None:
     pl.Config.set_fmt_str_lengths(300)
     pl.Config.set_tbl_hide_dataframe_shape(True)
     pl.Config.set_tbl_hide_column_data_types(True)
+    if in_kernel():
+        from IPython import get_ipython
+        from IPython.display import HTML, display
+
+        html = get_ipython().display_formatter.formatters["text/html"]
+        html.for_type(pl.DataFrame, frame_html)
+        # JupyterLab right-aligns every table cell; result objects' tables are text
+        display(HTML("<style>.jp-RenderedHTMLCommon td, .jp-RenderedHTMLCommon th "
+                     "{text-align: left; vertical-align: top;}</style>"))
 
     hv = require("holoviews")
     pn = require("panel")
@@ -140,6 +150,80 @@ def setup(*, quiet: bool = True) -> None:
 
 #: The name the package exports (``sa.setup_notebook()``).
 setup_notebook = setup
+
+#: Most rows :func:`frame_html` shows (the first and last half of them beyond).
+MAX_ROWS = 200
+
+_TH = ("padding:4px 10px;border-bottom:2px solid #8c959f;text-align:{a};"
+       "vertical-align:bottom")
+_TD = "padding:3px 10px;border-bottom:1px solid #d0d7de;text-align:{a};vertical-align:top"
+
+
+def _cell_text(value: Any) -> str:
+    import math
+    from html import escape
+
+    if value is None:
+        return "<span style='color:#8c959f'>null</span>"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "n/a"
+        if math.isinf(value):
+            return "+Inf" if value > 0 else "-Inf"
+        if value == int(value) and abs(value) < 1e15:
+            return f"{int(value):,}"
+        mag = math.floor(math.log10(abs(value)))
+        if -4 <= mag < 15:
+            return f"{value:,.{max(0, 3 - mag)}f}"  # four significant digits
+        return f"{value:.4g}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if hasattr(value, "strftime") and hasattr(value, "tzinfo"):
+        text = value.strftime("%Y-%m-%d %H:%M:%S")
+        return escape(text + (" UTC" if value.tzinfo is not None else ""))
+    return escape(str(value))
+
+
+def frame_html(frame: Any) -> str:
+    """A polars frame as a readable HTML table (what notebooks display).
+
+    Text columns are left-aligned and unquoted, numeric columns right-aligned
+    with tabular digits and at most four significant digits (integers in full),
+    timestamps in UTC; no shape line, no dtype row. Frames longer than
+    :data:`MAX_ROWS` show their first and last rows with a count of the rest.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> html = frame_html(pl.DataFrame({"name": ["a<b"], "value": [3.14159]}))
+    >>> "a&lt;b" in html and "3.142" in html and "&quot;" not in html
+    True
+    """
+    from html import escape
+
+    numeric = {c: frame.schema[c].is_numeric() for c in frame.columns}
+    head = "".join(
+        f"<th style='{_TH.format(a='right' if numeric[c] else 'left')}'>{escape(c)}</th>"
+        for c in frame.columns)
+    n = frame.height
+    parts = [frame] if n <= MAX_ROWS else [frame.head(MAX_ROWS // 2),
+                                            frame.tail(MAX_ROWS // 2)]
+    body = []
+    for k, part in enumerate(parts):
+        if k:
+            body.append(f"<tr><td colspan='{len(frame.columns)}' style='{_TD.format(a='left')}"
+                        f";color:#57606a'>… {n - MAX_ROWS:,} more rows …</td></tr>")
+        for row in part.iter_rows():
+            body.append("<tr>" + "".join(
+                f"<td style='{_TD.format(a='right' if numeric[c] else 'left')}'>"
+                f"{_cell_text(v)}</td>" for c, v in zip(frame.columns, row, strict=True))
+                + "</tr>")
+    return ("<table style='border-collapse:collapse;font-size:13px;"
+            "font-variant-numeric:tabular-nums;margin:4px 0'>"
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+
 
 _SRC = re.compile(
     r"""(?:<script[^>]*\ssrc|<link[^>]*\shref|@import\s+url\(|"url")\s*[=:(]?\s*["']?"""
@@ -214,15 +298,13 @@ def export_html(notebook: dict[str, Any] | str, output: str | None = None) -> st
     which nbconvert's template loads from a CDN, are replaced by empty
     ``data:`` scripts (the notebooks' outputs need neither).
     """
-    import copy
-
     import nbformat
     from nbconvert import HTMLExporter
 
     if isinstance(notebook, str):
         nb = nbformat.read(notebook, as_version=4)
-    else:
-        nb = nbformat.from_dict(copy.deepcopy(notebook))
+    else:  # through JSON: nbformat's reader joins multi-line sources
+        nb = nbformat.reads(json.dumps(notebook), as_version=4)
     for cell in nb.cells:
         if cell.get("cell_type") != "code":
             continue

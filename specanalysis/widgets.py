@@ -511,7 +511,8 @@ def tuning_panel(config: Any, workload: Any, *, duration: str | float = "10m",
         The :class:`~specanalysis.sim.Workload` to simulate.
     duration, seeds, seed
         Passed to :func:`predict_runs` (default 5 runs of 10 simulated minutes:
-        long enough for several hundred rollback events on the fixture workload).
+        on the fixture workload, over a hundred rollback events per run and
+        latency intervals of a few percent).
     level
         Confidence level of the intervals.
     avg_state_mb, avg_proof_time_s

@@ -156,7 +156,7 @@ def test_panel_worker_and_batch_sliders_reach_the_simulator():
 def test_panel_says_when_a_change_is_beyond_noise():
     # depth-8 chains: max_depth 1 holds almost no speculative state, 8 holds a lot
     deep = Workload(rate=5.0, depth="fixed:8", failures=0.05)
-    panel = tuning_panel(CFG.replace(max_depth=1), deep, duration="2m", seeds=3)
+    panel = tuning_panel(CFG.replace(max_depth=1), deep, duration="10m", seeds=3)
     panel.sliders["max_depth"].value = 8
     verdicts = dict(zip(panel.state.comparison["figure"],
                         panel.state.comparison["verdict"], strict=True))
