@@ -73,11 +73,14 @@ _LAZY: dict[str, str] = {
     "Figure": "specanalysis.profile",
     "characterize": "specanalysis.profile",
     "Characterization": "specanalysis.profile",
-    "classify_quadrant": "specanalysis.profile",
+    "classify_quadrant": "specanalysis.classify",
+    "Classification": "specanalysis.classify",
+    "ClassificationMatrix": "specanalysis.matrix",
     # simulated runtime
     "simulate": "specanalysis.sim",
     "Workload": "specanalysis.sim",
     "SimResult": "specanalysis.sim",
+    "SimSettings": "specanalysis.sim",
     # what-if sweeps (local processes, any executor, a Dask cluster)
     "sweep": "specanalysis.sim.sweep",
     "Sweep": "specanalysis.sim.sweep",
@@ -91,8 +94,8 @@ _LAZY: dict[str, str] = {
     "run_suite": "specanalysis.sim.bench",
     "suite_report": "specanalysis.sim.bench",
     "suite_table": "specanalysis.sim.bench",
-    "read_bench_result": "specanalysis.sim.bench",
-    "BenchResult": "specanalysis.sim.bench",
+    "read_bench_result": "specanalysis.io.benchmarks",
+    "BenchResult": "specanalysis.io.benchmarks",
     "GUIDE_SUITE": "specanalysis.sim.bench",
     "load_fixture": "specanalysis.fixtures",
     # before/after verdicts
@@ -104,6 +107,15 @@ _LAZY: dict[str, str] = {
     "pipeline": "specanalysis.models.pipeline",
     "TaskGraph": "specanalysis.models.pipeline",
     "PipelineModel": "specanalysis.models.pipeline",
+    # models: latency and rollbacks against depth
+    "fit_latency": "specanalysis.models.latency",
+    "LatencyFit": "specanalysis.models.latency",
+    "fit_rollback": "specanalysis.models.rollback",
+    "RollbackFit": "specanalysis.models.rollback",
+    "blast_radius": "specanalysis.models.rollback",
+    "optimal_depth": "specanalysis.models.rollback",
+    "DepthChoice": "specanalysis.models.rollback",
+    "predict_at_depth": "specanalysis.models.rollback",
     "fixture_names": "specanalysis.fixtures",
     "fixture_path": "specanalysis.fixtures",
     # notebooks: plots and widgets that render offline
@@ -111,12 +123,18 @@ _LAZY: dict[str, str] = {
     "load_config": "specanalysis.fixtures",
     "config_names": "specanalysis.fixtures",
     "config_path": "specanalysis.fixtures",
+    # proof cost and the proof pool (galois op counts, calibration, M/G/c)
+    "groth16_ops": "specanalysis.models.proofcost",
+    "ProofCostModel": "specanalysis.models.proofcost",
+    "proof_pool": "specanalysis.models.proofcost",
+    "size_proof_pool": "specanalysis.models.proofcost",
+    "capacity_headroom": "specanalysis.models.proofcost",
 }
 
 # submodules reachable as attributes (specanalysis.query, specanalysis.plots, ...)
 _SUBMODULES = {
     "errors", "frames", "catalogue", "query", "io", "sources", "config", "sim",
-    "datasets",
+    "datasets", "matrix", "classify",
     "profile", "tuning", "plots", "widgets", "fixtures", "cli", "models", "stats",
     "notebook",
 }

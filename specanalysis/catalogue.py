@@ -126,7 +126,9 @@ _METRICS: list[Metric] = [
            "Ready tasks refused speculative admission, once per task attempt and "
            "reason (depth_limit, branch_limit, snapshot_limit, pending_ops_limit, "
            "memory_limit, cascade_limit, proof_queue_full, disabled, rollout); "
-           "depth is the depth the task would have had.", "lower",
+           "depth is the task's structural dependency depth (root 0), so "
+           "depth_limit deferrals show how deep offered chains go beyond the cap.",
+           "lower",
            labels=("reason", "depth")),
     Metric("speculation_deferral_wait_seconds", "histogram", "seconds",
            "Time a deferred task waited, first refusal to execution start.",

@@ -13,8 +13,8 @@ them all. Soft cross-field issues are returned by
 :meth:`SpeculationConfig.warnings` instead.
 
 Also here: the guide's four scenario configurations (:data:`SCENARIOS`), the
-workload classification matrix (:data:`QUADRANTS`) and the guide's sizing
-formulas (:func:`required_memory_mb`, :func:`state_snapshots`,
+workload classification matrix's cells (:data:`QUADRANTS`, read from the one
+matrix of :mod:`specanalysis.matrix`) and the guide's sizing formulas (:func:`required_memory_mb`, :func:`state_snapshots`,
 :func:`max_pending_operations`, :func:`gc_interval_ms`,
 :func:`proof_queue_size`, :func:`sizing_for`).
 
@@ -50,6 +50,7 @@ from typing import Any
 import polars as pl
 
 from specanalysis.errors import ConfigError, LimitError, ParseError, SpecAnalysisError
+from specanalysis.matrix import MATRIX, Quadrant
 
 __all__ = [
     "SpeculationConfig",
@@ -1079,63 +1080,9 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
 )}
 
 
-@dataclass(frozen=True)
-class Quadrant:
-    """One cell of the guide's workload classification matrix.
-
-    ``volume`` is ``"low"`` (< 100 tasks/min) or ``"high"`` (> 1000 tasks/min);
-    ``depth`` is ``"shallow"`` (typical depth <= 3) or ``"deep"`` (> 3).
-    ``settings`` is a partial change set for :meth:`SpeculationConfig.replace`.
-    """
-
-    name: str
-    title: str
-    volume: str
-    depth: str
-    volume_condition: tuple[str, float]
-    depth_condition: tuple[str, float]
-    settings: dict[str, Any]
-
-    def matches(self, tasks_per_min: float, depth: float) -> bool:
-        """Whether a workload falls in this cell (volumes 100-1000/min match no cell).
-
-        Examples
-        --------
-        >>> QUADRANTS["scale-out"].matches(5000, 6)
-        True
-        >>> QUADRANTS["conservative"].matches(500, 2)
-        False
-        """
-        def holds(cond: tuple[str, float], x: float) -> bool:
-            op, bound = cond
-            return {"<": x < bound, "<=": x <= bound, ">": x > bound}[op]
-        return holds(self.volume_condition, tasks_per_min) and holds(self.depth_condition, depth)
-
-    def apply(self, config: SpeculationConfig) -> SpeculationConfig:
-        """``config`` with this cell's settings.
-
-        Examples
-        --------
-        >>> QUADRANTS["throughput-optimized"].apply(SpeculationConfig()).proof.batch_size
-        50
-        """
-        return config.replace(**self.settings)
-
-
-_LOW, _HIGH = ("<", 100.0), (">", 1000.0)
-_SHALLOW, _DEEP = ("<=", 3.0), (">", 3.0)
-
-QUADRANTS: dict[str, Quadrant] = {q.name: q for q in (
-    Quadrant("conservative", "Conservative", "low", "shallow", _LOW, _SHALLOW,
-             {"max_depth": 3, "max_parallel_branches": 2, "proof.batch_size": 10}),
-    Quadrant("throughput-optimized", "Throughput-optimized", "high", "shallow", _HIGH,
-             _SHALLOW, {"max_depth": 5, "max_parallel_branches": 8, "proof.batch_size": 50}),
-    Quadrant("reliability-focused", "Reliability-focused", "low", "deep", _LOW, _DEEP,
-             {"max_depth": 5, "max_parallel_branches": 4, "rollback_policy": "cascade"}),
-    Quadrant("scale-out", "Scale-out required", "high", "deep", _HIGH, _DEEP,
-             {"max_depth": 8, "max_parallel_branches": 16,
-              "rollback_policy": "selective"}),
-)}
+#: The classification matrix's cells (name -> :class:`~specanalysis.matrix.Quadrant`),
+#: from the one matrix of :mod:`specanalysis.matrix` (boundaries and settings together).
+QUADRANTS: dict[str, Quadrant] = MATRIX.quadrants
 
 
 def write_scenario_files(directory: str | Path) -> list[Path]:

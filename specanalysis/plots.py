@@ -42,7 +42,6 @@ from specanalysis.profile import (
     BRANCHES,
     MEMORY,
     PROOF,
-    QUADRANTS,
     ROLLBACKS,
     TASKS,
     Characterization,
@@ -335,8 +334,6 @@ def classification_frame(
     >>> classification_frame((50.0, 2.0))["quadrant"].to_list()
     ['Conservative']
     """
-    from specanalysis.profile import classify_quadrant
-
     if isinstance(workload, Characterization):
         th = thresholds or workload.thresholds
         volume = workload.features["volume_per_min"]
@@ -358,7 +355,7 @@ def classification_frame(
     if math.isnan(depth):
         raise DataError("the workload's depth is unknown; cannot place it on the matrix",
                         field="depth", expected="a depth histogram in the source")
-    p = classify_quadrant(volume, depth, thresholds=th)
+    p = th.place(volume, depth)
     return pl.DataFrame(
         {"volume_per_min": [volume], "depth": [depth], "quadrant": [p.quadrant],
          "nearest_quadrant": [p.nearest], "label": [label]},
@@ -643,8 +640,8 @@ def plot_classification(
     labels = pl.DataFrame({
         "x": [math.sqrt(x_lo * th.low_volume), math.sqrt(th.high_volume * x_hi)] * 2,
         "y": [th.shallow_depth / 2] * 2 + [(th.shallow_depth + y_hi) / 2] * 2,
-        "text": [QUADRANTS[("low", "shallow")], QUADRANTS[("high", "shallow")],
-                 QUADRANTS[("low", "deep")], QUADRANTS[("high", "deep")]],
+        "text": [th.quadrant(v, d).title
+                 for d in ("shallow", "deep") for v in ("low", "high")],
     })
     band = hv.VSpan(th.low_volume, th.high_volume).opts(color="lightgray", alpha=0.3)
     lines = (hv.VLine(th.low_volume).opts(line_dash="dashed", color="gray")

@@ -1,6 +1,6 @@
-"""Workload profile, characterisation and classification (the tuning guide's first step).
+"""Workload profile and characterisation (the tuning guide's first step).
 
-Three layers, each usable on its own:
+Two steps on a source, plus the pure decision they feed:
 
 * :func:`profile_workload` runs the guide's *workload profiling script* as a
   function: every figure the script prints (task rate, depth distribution, proof
@@ -9,11 +9,13 @@ Three layers, each usable on its own:
   utilisation, rollback size and blast radius, branches, memory per branch and per
   active task, actual batch size, end-to-end latency). Each figure carries the
   query expression that produced it, so its PromQL can be pasted into Grafana.
-* :func:`characterize` decides the guide's *workload type* (high volume / shallow,
-  deep chains, burst traffic, steady state, mixed) from measured features with the
-  thresholds in :class:`Thresholds`, and places the workload on the guide's
-  *classification matrix*.
-* :func:`classify_quadrant` is the matrix alone, a pure function of volume and depth.
+* :func:`characterize` measures the features the guide's *workload type* and
+  *classification matrix* read (volume, depth, the per-minute rate series) and
+  hands them to :func:`specanalysis.classify.classify`, the pure decision
+  (thresholds in :class:`~specanalysis.classify.Thresholds`, which extend the
+  one matrix of :mod:`specanalysis.matrix`). The names of :mod:`specanalysis.classify`
+  (``classify_quadrant``, ``Thresholds``, ``rate_features``, ...) are
+  re-exported here.
 
 Only ``source.evaluate`` / ``source.evaluate_range`` are used, so the same code runs
 on an :class:`~specanalysis.sources.OfflineSource` and a live
@@ -25,20 +27,14 @@ the depth distribution is read from ``increase()`` of the buckets over the windo
 depth" is a quantile of that distribution (the script prints the last line of the
 ``/metrics`` text, which is the ``+Inf`` bucket or ``_count``).
 
-Examples
---------
->>> p = classify_quadrant(250.0, 2.0)
->>> p.quadrant is None, p.nearest
-(True, 'Conservative')
->>> print(p.sentence)  # doctest: +ELLIPSIS
-between low and high volume (250 tasks/min is in 100-1000/min): nearest quadrant Conservative ...
+Examples: :func:`profile_workload` and :func:`characterize`.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -49,6 +45,16 @@ from specanalysis._time import (
     parse_duration,
     to_datetime,
     window_start,
+)
+from specanalysis.classify import (
+    QUADRANTS,
+    WORKLOAD_TYPES,
+    Classification,
+    QuadrantPlacement,
+    Thresholds,
+    classify,
+    classify_quadrant,
+    rate_features,
 )
 from specanalysis.errors import DataError
 
@@ -64,6 +70,8 @@ __all__ = [
     "characterize",
     "rate_features",
     "depth_table",
+    "Classification",
+    "classify",
     "QUADRANTS",
     "WORKLOAD_TYPES",
 ]
@@ -1693,300 +1701,23 @@ def _config_changes(cfg: Any, gauges: dict[str, float]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------
-# classification matrix
-
-#: The guide's classification-matrix quadrants: (volume, depth) -> name.
-QUADRANTS: dict[tuple[str, str], str] = {
-    ("low", "shallow"): "Conservative",
-    ("high", "shallow"): "Throughput-optimized",
-    ("low", "deep"): "Reliability-focused",
-    ("high", "deep"): "Scale-out required",
-}
-
-#: Workload type keys -> the guide's names.
-WORKLOAD_TYPES: dict[str, str] = {
-    "high_volume_shallow": "High Volume / Shallow",
-    "deep_chains": "Deep Chains",
-    "burst_traffic": "Burst Traffic",
-    "steady_state": "Steady State",
-    "mixed": "Mixed",
-}
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """Decision thresholds of :func:`characterize` (defaults and where they come from).
-
-    Attributes
-    ----------
-    low_volume, high_volume
-        tasks/min; the guide's matrix: low < 100/min, high > 1000/min.
-    shallow_depth
-        The matrix's depth split: shallow <= 3, deep > 3.
-    depth_stat
-        Which depth figure the matrix reads: ``"p90"`` (the depth tasks rarely
-        exceed, the guide's "effective depth") or ``"mean"``.
-    burst_peak_to_mean, burst_dispersion
-        Burst traffic when the busiest minute has at least ``burst_peak_to_mean``
-        × the mean rate AND the detrended index of dispersion (variance of the
-        per-minute counts around their linear trend / mean; 1 for Poisson
-        arrivals) is at least ``burst_dispersion``. The dispersion guard keeps a
-        low-rate stream, whose busiest minute is often 1.5-2.5× the mean by
-        chance, from counting as bursty; detrending keeps a ramp from counting.
-        1.5 rather than 2: at one-minute resolution a burst of 10× for 30 s
-        every 2 min has a peak/mean of only 1.7.
-    steady_dispersion, steady_cv
-        Steady state when the detrended dispersion < ``steady_dispersion``
-        or the coefficient of variation < ``steady_cv`` (small relative wobble
-        at very high rates), and there is no trend.
-
-    Why 15 and 20, not ~1: tasks arrive in dependency chains, so even a constant
-    offered load gives per-minute counts over-dispersed by about E[L²]/E[L] for
-    chains of L tasks (≈ 2.3 for 1-3 tasks, 3.7 for 1-5, 8 for 8-task chains;
-    measured on the simulator at constant load: 2-13). Bursts of 3-10× measured
-    9-1400 there. The band 15-20 is left "variable" rather than forced either way;
-    very mild bursts at very low rates (a few chains per minute) cannot be told
-    from chance with an hour of data and land in steady or variable.
-    trend_per_hour
-        |OLS slope| of the per-minute rate relative to its mean, per hour, above
-        which the load is trending (not steady).
-    min_minutes
-        Fewer per-minute points than this and the time pattern is undetermined.
-    """
-
-    low_volume: float = 100.0
-    high_volume: float = 1000.0
-    shallow_depth: float = 3.0
-    depth_stat: str = "p90"
-    burst_peak_to_mean: float = 1.5
-    burst_dispersion: float = 20.0
-    steady_dispersion: float = 15.0
-    steady_cv: float = 0.10
-    trend_per_hour: float = 0.25
-    min_minutes: int = 10
-
-
-@dataclass(frozen=True)
-class QuadrantPlacement:
-    """Where a workload falls on the guide's classification matrix.
-
-    ``quadrant`` is None when the volume is in the 100-1000/min band the matrix
-    does not cover; ``nearest`` is then the closer quadrant in log-volume and
-    ``blend`` weights the two quadrants of that row (summing to 1).
-    ``distance_decades`` is the log10 distance to the volume boundary of
-    ``nearest`` (0 inside a quadrant).
-    """
-
-    volume: float
-    depth: float
-    volume_class: str  # "low", "high", "between"
-    depth_class: str  # "shallow", "deep"
-    quadrant: str | None
-    nearest: str
-    blend: dict[str, float]
-    distance_decades: float
-    sentence: str
-
-
-def classify_quadrant(
-    volume_per_min: float, depth: float, *, thresholds: Thresholds | None = None
-) -> QuadrantPlacement:
-    """Place (tasks/min, depth) on the guide's classification matrix.
-
-    Volume below ``low_volume`` is low, above ``high_volume`` is high; the band
-    in between (boundaries included) has no quadrant of its own, so the answer
-    names the nearest one (in log10 volume, midpoint ≈ 316/min) and the blend of
-    the two quadrants of the row, weighted by log-distance.
-
-    Examples
-    --------
-    >>> classify_quadrant(50, 2).quadrant
-    'Conservative'
-    >>> classify_quadrant(5000, 4).quadrant
-    'Scale-out required'
-    >>> p = classify_quadrant(10 ** 2.5, 5)  # ≈ 316/min, log-midpoint
-    >>> p.quadrant, p.blend
-    (None, {'Reliability-focused': 0.5, 'Scale-out required': 0.5})
-    """
-    th = thresholds or Thresholds()
-    if volume_per_min is None or math.isnan(volume_per_min) or volume_per_min < 0:
-        raise DataError(f"volume {volume_per_min!r} is not a rate", field="volume",
-                        expected="tasks/min >= 0")
-    if depth is None or math.isnan(depth):
-        raise DataError(f"depth {depth!r} is not a depth", field="depth",
-                        expected="a number of levels")
-    dclass = "shallow" if depth <= th.shallow_depth else "deep"
-    depth_text = f"depth {depth:g} {'≤' if dclass == 'shallow' else '>'} {th.shallow_depth:g}"
-    low_q, high_q = QUADRANTS[("low", dclass)], QUADRANTS[("high", dclass)]
-    if volume_per_min < th.low_volume:
-        dist = 0.0
-        sentence = (f"{low_q}: {volume_per_min:.4g} tasks/min < {th.low_volume:g}/min "
-                    f"(low volume) and {depth_text} ({dclass})")
-        return QuadrantPlacement(volume_per_min, depth, "low", dclass, low_q, low_q,
-                                 {low_q: 1.0}, dist, sentence)
-    if volume_per_min > th.high_volume:
-        sentence = (f"{high_q}: {volume_per_min:.4g} tasks/min > {th.high_volume:g}/min "
-                    f"(high volume) and {depth_text} ({dclass})")
-        return QuadrantPlacement(volume_per_min, depth, "high", dclass, high_q, high_q,
-                                 {high_q: 1.0}, 0.0, sentence)
-    lo, hi = math.log10(th.low_volume), math.log10(th.high_volume)
-    x = math.log10(volume_per_min)
-    w_high = round((x - lo) / (hi - lo), 6)
-    w_low = round(1.0 - w_high, 6)
-    d_low, d_high = x - lo, hi - x
-    nearest = low_q if d_low <= d_high else high_q
-    dist = min(d_low, d_high)
-    sentence = (
-        f"between low and high volume ({volume_per_min:.4g} tasks/min is in "
-        f"{th.low_volume:g}-{th.high_volume:g}/min): nearest quadrant {nearest} "
-        f"({d_low:.2f} decades above {th.low_volume:g}/min, {d_high:.2f} below "
-        f"{th.high_volume:g}/min; {depth_text}); blend of {low_q} "
-        f"({100 * w_low:.0f} %) and {high_q} ({100 * w_high:.0f} %)"
-    )
-    return QuadrantPlacement(volume_per_min, depth, "between", dclass, None, nearest,
-                             {low_q: w_low, high_q: w_high}, round(dist, 6), sentence)
-
-
-# ---------------------------------------------------------------------------
-# time-pattern features
-
-
-def rate_features(rate_series: pl.DataFrame, *, column: str = "tasks_per_min") -> dict[str, float]:
-    """Burstiness and trend features of a per-minute rate series.
-
-    Parameters
-    ----------
-    rate_series
-        ``timestamp`` and ``column`` (tasks in each minute), one row per minute.
-
-    Returns
-    -------
-    dict
-        ``minutes`` (points), ``mean_per_min``, ``peak_per_min``,
-        ``peak_to_mean`` (max / mean), ``dispersion_index`` (sample variance /
-        mean, 1 for Poisson counts), ``cv`` (std / mean), ``trend_per_hour``
-        (OLS slope × 60 / mean: relative change per hour) and
-        ``dispersion_detrended`` (variance of the OLS residuals / mean, so a
-        ramp is not mistaken for bursts). NaN where undefined.
-
-    Examples
-    --------
-    >>> import polars as pl
-    >>> from datetime import datetime, timedelta, timezone
-    >>> t0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
-    >>> s = pl.DataFrame({"timestamp": [t0 + timedelta(minutes=i) for i in range(4)],
-    ...                   "tasks_per_min": [10.0, 10.0, 10.0, 50.0]})
-    >>> f = rate_features(s)
-    >>> f["peak_to_mean"], f["dispersion_index"]
-    (2.5, 20.0)
-    """
-    import numpy as np
-
-    values = rate_series.get_column(column).cast(pl.Float64).drop_nulls().drop_nans()
-    y = values.to_numpy()
-    n = len(y)
-    nan = float("nan")
-    out = {"minutes": float(n), "mean_per_min": nan, "peak_per_min": nan,
-           "peak_to_mean": nan, "dispersion_index": nan, "cv": nan,
-           "trend_per_hour": nan, "dispersion_detrended": nan}
-    if n == 0:
-        return out
-    mean = float(y.mean())
-    out["mean_per_min"] = mean
-    out["peak_per_min"] = float(y.max())
-    if mean > 0:
-        out["peak_to_mean"] = float(y.max()) / mean
-    if n >= 2 and mean > 0:
-        var = float(y.var(ddof=1))
-        out["dispersion_index"] = var / mean
-        out["cv"] = math.sqrt(var) / mean
-        ts = rate_series.filter(pl.col(column).is_not_null() & pl.col(column).is_not_nan())
-        minutes = (
-            (ts.get_column("timestamp") - ts.get_column("timestamp").min())
-            .dt.total_milliseconds().to_numpy() / 60000.0
-        )
-        if np.ptp(minutes) > 0:
-            slope, intercept = (float(c) for c in np.polyfit(minutes, y, 1))
-            out["trend_per_hour"] = slope * 60.0 / mean
-            if n >= 3:
-                resid = y - (slope * minutes + intercept)
-                out["dispersion_detrended"] = float(resid.var(ddof=2)) / mean
-    return out
-
-
-# ---------------------------------------------------------------------------
-# characterisation
+# characterisation: measure the features on a source, decide with classify()
 
 
 @dataclass(frozen=True, eq=False)
-class Characterization:
-    """The guide's workload type and matrix placement, with the evidence.
+class Characterization(Classification):
+    """A :class:`~specanalysis.classify.Classification` measured on a source.
 
-    Attributes
-    ----------
-    workload_type
-        Key in :data:`WORKLOAD_TYPES` (``"burst_traffic"``, ...); ``label`` is the
-        guide's name.
-    traits
-        Every type whose criteria were met (``workload_type`` is ``"mixed"`` when
-        they combine structure and a spiky pattern, or when none is met).
-    quadrant, nearest_quadrant, placement
-        Classification-matrix result (``quadrant`` None in the 100-1000/min band).
-    features
-        Measured features (volume, depth mean/p50/p90/max, per-minute rate
-        statistics).
-    evidence
-        Readable sentences: which feature crossed which threshold.
-    rate_series
-        ``timestamp``, ``tasks_per_min``: tasks in each minute of the window.
+    Adds to the decision (type, pattern, quadrant, features, evidence,
+    thresholds) what was measured: ``rate_series`` (``timestamp``,
+    ``tasks_per_min``: tasks in each minute of the window), the ``window``, its
+    end ``at`` and the ``profile`` the volume and depth figures came from.
     """
 
-    workload_type: str
-    label: str
-    traits: tuple[str, ...]
-    pattern: str  # "burst", "steady", "variable", "undetermined"
-    quadrant: str | None
-    nearest_quadrant: str | None
-    placement: QuadrantPlacement | None
-    features: dict[str, float]
-    evidence: tuple[str, ...]
-    rate_series: pl.DataFrame
-    thresholds: Thresholds
-    window: str
-    at: datetime
+    rate_series: pl.DataFrame = field(default_factory=pl.DataFrame, repr=False)
+    window: str = ""
+    at: datetime | None = None
     profile: WorkloadProfile | None = field(default=None, repr=False)
-
-    def features_frame(self) -> pl.DataFrame:
-        """``feature``, ``value`` rows of :attr:`features`."""
-        return pl.DataFrame(
-            {"feature": list(self.features), "value": list(self.features.values())},
-            schema={"feature": pl.String, "value": pl.Float64},
-        )
-
-    def summary(self) -> str:
-        """Type, quadrant and evidence as text."""
-        lines = [f"Workload type: {self.label}"
-                 + (f" (traits: {', '.join(WORKLOAD_TYPES[t] for t in self.traits)})"
-                    if self.traits else "")]
-        if self.placement is not None:
-            lines.append(f"Matrix: {self.placement.sentence}")
-        lines.append("Evidence:")
-        lines.extend(f"  - {e}" for e in self.evidence)
-        return "\n".join(lines)
-
-    def __repr__(self) -> str:
-        return (f"Characterization({self.label!r}, quadrant={self.quadrant!r}, "
-                f"nearest={self.nearest_quadrant!r}, "
-                f"volume={self.features.get('volume_per_min', float('nan')):.4g}/min, "
-                f"pattern={self.pattern!r})")
-
-    def _repr_html_(self) -> str:
-        from html import escape
-
-        items = "".join(f"<li>{escape(e)}</li>" for e in self.evidence)
-        matrix = escape(self.placement.sentence) if self.placement else "n/a"
-        return (f"<div><b>Workload type:</b> {escape(self.label)}<br>"
-                f"<b>Matrix:</b> {matrix}<ul>{items}</ul></div>")
 
 
 def _rate_series(source: Any, start: datetime, end: datetime) -> pl.DataFrame:
@@ -2038,18 +1769,8 @@ def characterize(
     peak-to-mean, index of dispersion, CV and the OLS trend come
     (:func:`rate_features`).
 
-    Decision, in order:
-
-    1. *pattern*: ``burst`` if peak/mean >= 1.5 and detrended dispersion >= 20;
-       ``steady`` if (detrended dispersion < 15 or CV < 0.10) and |trend| < 25 %/h;
-       else ``variable``
-       (``undetermined`` with fewer than 10 minutes of data);
-    2. *structure*: ``high_volume_shallow`` if volume > 1000/min and depth
-       (``depth_stat``, default p90) <= 3; ``deep_chains`` if depth > 3 and
-       volume <= 1000/min; high volume *and* deep is a combination -> mixed;
-    3. type: a structure trait alone or with a steady pattern -> that trait; a
-       pattern alone -> burst traffic / steady state; a structure trait with a
-       burst pattern, or nothing matched -> mixed.
+    The decision on these features is :func:`specanalysis.classify.classify`
+    (pure; its Notes give the rules).
 
     Examples
     --------
@@ -2091,131 +1812,15 @@ def characterize(
         "depth_p90": profile["depth_p90"].value,
         "depth_max": profile["depth_max"].value,
     }
-    rf = rate_features(series)
-    feats.update(rf)
-    evidence: list[str] = []
-
-    volume = feats["volume_per_min"]
-    if math.isnan(volume):
-        raise DataError(
-            "cannot characterise the workload without a task rate: "
-            + profile["task_rate"].note,
-            field="speculation_tasks_total", expected="a tasks counter with samples",
-        )
-    if th.depth_stat not in ("p90", "mean", "p50"):
-        raise DataError(f"depth_stat {th.depth_stat!r} is not supported",
-                        field="depth_stat", expected="'p90', 'p50' or 'mean'")
-    depth = feats[f"depth_{th.depth_stat}"]
-
-    # --- time pattern
-    ptm, disp, cv, trend = (rf["peak_to_mean"], rf["dispersion_detrended"],
-                            rf["cv"], rf["trend_per_hour"])
-    if rf["minutes"] < th.min_minutes or math.isnan(disp):
-        pattern = "undetermined"
-        evidence.append(
-            f"time pattern undetermined: {int(rf['minutes'])} per-minute points "
-            f"(need >= {th.min_minutes})")
-    else:
-        bursty = ptm >= th.burst_peak_to_mean and disp >= th.burst_dispersion
-        trending = abs(trend) >= th.trend_per_hour
-        calm = disp < th.steady_dispersion or cv < th.steady_cv
-        if bursty:
-            pattern = "burst"
-            evidence.append(
-                f"bursty: busiest minute {rf['peak_per_min']:.4g} tasks = {ptm:.2f} × "
-                f"the mean (>= {th.burst_peak_to_mean:g}) and detrended index of dispersion "
-                f"{disp:.3g} (>= {th.burst_dispersion:g}; Poisson ≈ 1, chained arrivals a "
-                "few units)")
-        elif calm and not trending:
-            pattern = "steady"
-            evidence.append(
-                f"steady: detrended index of dispersion {disp:.3g} "
-                f"({'<' if disp < th.steady_dispersion else '>='} "
-                f"{th.steady_dispersion:g}), CV {cv:.3g}, trend "
-                f"{100 * trend:+.1f} %/h (|trend| < {100 * th.trend_per_hour:g} %/h), "
-                f"peak/mean {ptm:.2f}")
-        else:
-            pattern = "variable"
-            why = []
-            if trending:
-                why.append(f"trend {100 * trend:+.1f} %/h (|trend| >= "
-                           f"{100 * th.trend_per_hour:g} %/h)")
-            if not calm:
-                why.append(f"detrended index of dispersion {disp:.3g} >= "
-                           f"{th.steady_dispersion:g}"
-                           f" and CV {cv:.3g} >= {th.steady_cv:g}")
-            if not bursty:
-                why.append(f"not bursty (peak/mean {ptm:.2f}, needs >= "
-                           f"{th.burst_peak_to_mean:g} with dispersion >= "
-                           f"{th.burst_dispersion:g})")
-            evidence.append("variable load, neither steady nor bursty: "
-                            + "; ".join(why))
-
-    # --- structure
-    traits: list[str] = []
-    placement = None
-    if math.isnan(depth):
-        evidence.append(f"depth unknown ({profile['depth_p90'].note}); structure "
-                        "and matrix quadrant not decided")
-        high = volume > th.high_volume
-        if high:
-            evidence.append(f"volume {volume:.4g} tasks/min > {th.high_volume:g}/min")
-    else:
-        placement = classify_quadrant(volume, depth, thresholds=th)
-        deep = depth > th.shallow_depth
-        high = volume > th.high_volume
-        vtext = (f"volume {volume:.4g} tasks/min "
-                 + (f"> {th.high_volume:g}" if high else f"<= {th.high_volume:g}")
-                 + "/min")
-        dtext = (f"depth {th.depth_stat} {depth:g} "
-                 + (f"> {th.shallow_depth:g}" if deep else f"<= {th.shallow_depth:g}"))
-        if high and not deep:
-            traits.append("high_volume_shallow")
-            evidence.append(f"high volume / shallow: {vtext} and {dtext}")
-        elif deep and not high:
-            traits.append("deep_chains")
-            evidence.append(f"deep chains: {dtext} and {vtext}")
-        elif deep and high:
-            evidence.append(f"high volume and deep at once ({vtext}, {dtext}): a "
-                            "combination of high-volume and deep-chain traits")
-        else:
-            evidence.append(f"neither high volume nor deep ({vtext}, {dtext})")
-        evidence.append("matrix: " + placement.sentence)
-    if pattern == "burst":
-        traits.append("burst_traffic")
-    elif pattern == "steady":
-        traits.append("steady_state")
-
-    structural = [t for t in traits if t in ("high_volume_shallow", "deep_chains")]
-    if (not math.isnan(depth)) and depth > th.shallow_depth and volume > th.high_volume:
-        wtype = "mixed"
-    elif structural and pattern == "burst":
-        wtype = "mixed"
-        evidence.append(f"mixed: {WORKLOAD_TYPES[structural[0]]} with burst traffic")
-    elif structural:
-        wtype = structural[0]
-    elif pattern == "burst":
-        wtype = "burst_traffic"
-    elif pattern == "steady":
-        wtype = "steady_state"
-    else:
-        wtype = "mixed"
-        evidence.append("mixed: no single workload type's criteria were met")
-
+    feats.update(rate_features(series))
+    notes = {f"depth_{stat}": profile[f"depth_{stat}"].note
+             for stat in ("mean", "p50", "p90")}
+    notes["volume_per_min"] = profile["task_rate"].note
+    decided = classify(feats, thresholds=th, notes=notes)
     return Characterization(
-        workload_type=wtype,
-        label=WORKLOAD_TYPES[wtype],
-        traits=tuple(traits),
-        pattern=pattern,
-        quadrant=placement.quadrant if placement else None,
-        nearest_quadrant=placement.nearest if placement else None,
-        placement=placement,
-        features=feats,
-        evidence=tuple(evidence),
+        **{f.name: getattr(decided, f.name) for f in fields(Classification)},
         rate_series=series,
-        thresholds=th,
         window=w,
         at=at_dt,
         profile=profile,
     )
-

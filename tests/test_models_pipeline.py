@@ -284,3 +284,83 @@ def test_plot_renders_without_a_browser():
     assert fig is not None
     mc = pipeline(4, "exponential:mean=1s", 1, 1, samples=200)
     assert hv.render(mc.plot(), backend="bokeh") is not None
+
+
+# ------------------------------------------------------------ multi-parent DAGs
+
+DAGS = [TaskGraph.diamond(), TaskGraph.diamond(4),
+        TaskGraph.from_parents([[], [0], [0], [1, 2], [3], [1, 4], [5, 2]]),
+        *(TaskGraph.random(25, max_parents=3, window=5, seed=s) for s in range(3))]
+# times chosen so that no two events coincide (ties are ordered arbitrarily)
+DAG_TIMES = [(1.0, 2.35, 0.7), (0.45, 1.3, 1.05), (0.8, 4.1, 0.35)]
+
+
+def dag_workload(g, te, tp, tc):
+    return Workload(rate=g.n_tasks / 1000.0, shape="dag",
+                    graph=[list(p) for p in g.parents], arrivals="regular",
+                    exec_time=f"fixed:{te}s", proof_time=f"fixed:{tp}s",
+                    confirm_time=f"fixed:{tc}s", proof_overhead="fixed:0s")
+
+
+@pytest.mark.parametrize("g", DAGS, ids=lambda g: g.name)
+@pytest.mark.parametrize(("te", "tp", "tc"), DAG_TIMES)
+@pytest.mark.parametrize("max_depth", [None, 2, 3])
+def test_dags_agree_with_simulator_exactly(g, te, tp, tc, max_depth):
+    cfg = IDEAL if max_depth is None else IDEAL.replace(max_depth=max_depth)
+    r = simulate(cfg, dag_workload(g, te, tp, tc), duration=1, seed=0, drain=True)
+    tk = r.tasks.filter(pl.col("outcome") == "confirmed").sort("position")
+    m = pipeline(g, te, tp, tc, max_depth=max_depth)
+    spec = m.tasks.filter(pl.col("mode") == "speculative").sort("task")
+    assert tk["exec_start"].to_list() == pytest.approx(spec["exec_start"].to_list(),
+                                                       abs=1e-9)
+    assert tk["finalized"].to_list() == pytest.approx(spec["finalized"].to_list(),
+                                                      abs=1e-9)
+    assert tk["depth"].to_list() == spec["depth"].to_list()
+    seq = simulate(IDEAL.replace(enabled=False), dag_workload(g, te, tp, tc),
+                   duration=1, seed=0, drain=True)
+    assert seq.chains["latency_s"].item() == pytest.approx(m.latency_sequential)
+
+
+def test_diamond_and_fan_out_shapes_of_the_workload():
+    w = Workload(rate=0.006, depth="fixed:6", shape="diamond", arrivals="regular",
+                 exec_time="fixed:1s", proof_time="fixed:2.35s", confirm_time="fixed:0.7s",
+                 proof_overhead="fixed:0s")
+    r = simulate(IDEAL, w, duration=1, seed=0, drain=True)
+    m = pipeline(TaskGraph.diamond(4), 1.0, 2.35, 0.7)
+    assert r.chains["latency_s"].item() == pytest.approx(m.latency_speculative)
+    f = simulate(IDEAL, one_chain(5, 1.0, 2.35, 0.7, shape="fan_out"), duration=1,
+                 seed=0, drain=True)
+    assert f.chains["latency_s"].item() == pytest.approx(
+        pipeline(TaskGraph.fan_out(4), 1.0, 2.35, 0.7).latency_speculative)
+
+
+def test_dag_rollback_cascades_to_every_descendant():
+    from specanalysis.sim.engine import SimSettings
+
+    # the root's failure is seen at 4.05; B and C (started at 1) and D (at 2)
+    # have executed on it: one rollback of 4 tasks, then everything confirms
+    g = TaskGraph.diamond()
+    w = Workload(rate=4 / 60.0, shape="dag", graph=[list(p) for p in g.parents],
+                 arrivals="regular", exec_time="fixed:1s", proof_time="fixed:2.35s",
+                 confirm_time="fixed:0.7s", proof_overhead="fixed:0s", failures=0.15)
+    cfg = IDEAL.replace(**{"proof.max_retries": 10})
+    r = simulate(cfg, w, duration=4 * 3600, seed=1, drain=True,
+                 settings=SimSettings(auto_disable="off"))
+    assert (r.chains["status"] == "finalized").all()
+    pos = r.tasks.select("task_id", "position").unique()
+    rb = r.rollbacks.join(pos, on="task_id")
+    root = rb.filter(pl.col("position") == 0, pl.col("reason") == "proof_invalid")
+    assert root.height > 15
+    first = root.sort("time").unique("chain_id", keep="first")
+    assert (first["size"] == 4).all()
+
+
+def test_dag_workload_checks_its_graph():
+    with pytest.raises(WorkloadSpecError, match="needs a graph"):
+        Workload(shape="dag")
+    with pytest.raises(WorkloadSpecError, match="not below it"):
+        Workload(shape="dag", graph=[[], [2], [0]])
+    with pytest.raises(WorkloadSpecError, match="shape is 'chain'"):
+        Workload(graph=[[], [0]])
+    w = Workload(shape="dag", graph=[[], [0], [0], [1, 2]])
+    assert w.depth_dist.mean == 4

@@ -35,7 +35,7 @@ from specanalysis.errors import (
 __all__ = ["main", "build_parser"]
 
 # command modules, in the order --help lists them
-COMMANDS = ("profile", "recommend", "bench", "fixtures")
+COMMANDS = ("profile", "recommend", "bench", "fixtures", "model")
 
 EPILOG = """\
 examples:
@@ -47,6 +47,8 @@ examples:
   specanalysis bench suite --config current.toml --runs 3 --output-dir results/
   specanalysis bench report --input-dir results/ --output report.md
   specanalysis fixtures build
+  specanalysis model latency --fixture baseline
+  specanalysis model rollback --fixture baseline --json
 
 Live Prometheus: set SPECANALYSIS_PROMETHEUS_URL (and SPECANALYSIS_PROMETHEUS_TOKEN
 for a bearer token; it is never printed) or pass --prometheus URL.

@@ -116,6 +116,50 @@ def _number(value: str | None, flag: str, *, lo: float = 0.0, hi: float | None =
     return x
 
 
+#: Workload fields ``bench run|suite`` take as flags or from ``--workload FILE``.
+_TIMING_FLAGS = {"exec_time": "--exec-time", "proof_time": "--proof-time",
+                 "proof_overhead": "--proof-overhead", "confirm_time": "--confirm-time"}
+
+
+def _workload_options(args: argparse.Namespace) -> dict[str, str]:
+    """Time distributions from ``--workload FILE`` and the timing flags (flags win)."""
+    import tomllib
+
+    from specanalysis.sim.workload import parse_distribution
+
+    options: dict[str, str] = {}
+    if getattr(args, "workload", None):
+        path = Path(args.workload)
+        try:
+            doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise SpecAnalysisError(f"cannot read {path}: {exc.strerror}",
+                                    field="--workload", expected="a readable TOML file"
+                                    ) from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise SpecAnalysisError(f"{path} is not TOML: {exc}", field="--workload",
+                                    expected="TOML with exec_time, proof_time, "
+                                    "proof_overhead, confirm_time") from None
+        table = doc.get("workload", doc)
+        unknown = sorted(set(table) - set(_TIMING_FLAGS))
+        if unknown:
+            raise SpecAnalysisError(f"{path}: unknown key(s) {', '.join(unknown)}",
+                                    field="--workload",
+                                    expected="keys " + ", ".join(_TIMING_FLAGS))
+        options.update({k: str(v) for k, v in table.items()})
+    for name in _TIMING_FLAGS:
+        value = getattr(args, name, None)
+        if value is not None:
+            options[name] = value
+    for name, spec in options.items():
+        try:
+            parse_distribution(spec, field=name)
+        except SpecAnalysisError as exc:
+            raise SpecAnalysisError(exc.message, field=_TIMING_FLAGS[name],
+                                    expected=exc.expected) from None
+    return options
+
+
 def run_run(args: argparse.Namespace) -> int:
     from specanalysis.sim.bench import GUIDE_SUITE, run_benchmark
 
@@ -145,7 +189,7 @@ def run_run(args: argparse.Namespace) -> int:
     try:
         result = run_benchmark(config, seed=seed, warmup=args.warmup,
                                test=test.name if test else None,
-                               **params)
+                               workload_options=_workload_options(args), **params)
     except SpecAnalysisError as exc:
         raise _flag_error(exc) from None
     if args.output:
@@ -182,7 +226,8 @@ def run_suite(args: argparse.Namespace) -> int:
         tests = tuple(by_name[n] for n in names)
     try:
         out = bench.run_suite(config, runs=runs, output_dir=args.output_dir, seed=seed,
-                              tests=tests, warmup=args.warmup)
+                              tests=tests, warmup=args.warmup,
+                              workload_options=_workload_options(args))
     except SpecAnalysisError as exc:
         raise _flag_error(exc) from None
     report = Path(args.output_dir) / "report.md"
@@ -217,6 +262,27 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--warmup", default="1m", metavar="DURATION",
                    help="warm-up discarded before measuring (default 1m, the guide's "
                    "'discard first minute')")
+
+
+def _timings(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group(
+        "simulated timings",
+        "Time distributions of the simulated runtime (default: the documented ones, "
+        "0.5 s execution, a ~2 s Groth16 wrap per proof batch + 150 ms per proof, "
+        "~1 s confirmation). Specs: 'fixed:2s', 'lognormal:mean=2s,cv=0.5', "
+        "'gamma:mean=..,cv=..', 'exponential:mean=..', 'uniform:1s-3s', "
+        "'normal:mean=..,sd=..'.")
+    g.add_argument("--workload", metavar="FILE.toml",
+                   help="a TOML file with exec_time, proof_time, proof_overhead, "
+                   "confirm_time (top level or under [workload]); flags override it")
+    g.add_argument("--exec-time", dest="exec_time", metavar="SPEC",
+                   help="execution time of one task")
+    g.add_argument("--proof-time", dest="proof_time", metavar="SPEC",
+                   help="per-proof cost inside a batch")
+    g.add_argument("--proof-overhead", dest="proof_overhead", metavar="SPEC",
+                   help="fixed cost of one proof batch (key load, the Groth16 wrap)")
+    g.add_argument("--confirm-time", dest="confirm_time", metavar="SPEC",
+                   help="on-chain confirmation time")
 
 
 def register(subparsers) -> None:
@@ -261,6 +327,7 @@ def register(subparsers) -> None:
     run.add_argument("--output", metavar="FILE.json",
                      help="result file to write (default: JSON on stdout)")
     _common(run)
+    _timings(run)
     run.set_defaults(func=run_run)
 
     suite = sub.add_parser(
@@ -276,6 +343,7 @@ def register(subparsers) -> None:
     suite.add_argument("--tests", metavar="NAMES",
                        help="comma-separated subset of the tests (default: all five)")
     _common(suite)
+    _timings(suite)
     suite.set_defaults(func=run_suite)
 
     report = sub.add_parser(

@@ -2,7 +2,8 @@
 
 ``parse_*`` functions take text or bytes, ``read_*`` a path, ``write_*`` a
 frame and a path. Everything returns or takes a samples frame
-(:mod:`specanalysis.frames`).
+(:mod:`specanalysis.frames`). Benchmark result files (versioned JSON) are
+:mod:`specanalysis.io.benchmarks`.
 
 Examples
 --------

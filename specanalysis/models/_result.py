@@ -36,7 +36,7 @@ def tidy_frame(rows: Iterable[Sequence[Any]], *, extra: Sequence[str] = ()) -> p
     names = list(TIDY_COLUMNS) + list(extra)
     for k, name in enumerate(names):
         values = [r[k] for r in rows]
-        if k == 0 or name in ("unit", "note", "regime"):
+        if k == 0 or name in ("unit", "note", "regime", "mode", "policy"):
             cols[name] = pl.Series(name, values, dtype=pl.String)
         else:
             cols[name] = pl.Series(name, [_f(v) for v in values], dtype=pl.Float64)

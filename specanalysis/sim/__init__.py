@@ -12,9 +12,17 @@ Examples
 
 from __future__ import annotations
 
-from specanalysis.sim.engine import DEFAULT_START, MemoryModel, SimResult, simulate
+from specanalysis.sim.engine import (
+    DEFAULT_START,
+    MemoryModel,
+    SimResult,
+    SimSettings,
+    simulate,
+)
 from specanalysis.sim.sweep import Sweep
 from specanalysis.sim.workload import (
+    FAST_TIMINGS,
+    REALISTIC_TIMINGS,
     DepthDistribution,
     Distribution,
     RatePattern,
@@ -28,10 +36,13 @@ from specanalysis.sim.workload import (
 __all__ = [
     "DEFAULT_START",
     "DepthDistribution",
+    "FAST_TIMINGS",
+    "REALISTIC_TIMINGS",
     "Distribution",
     "MemoryModel",
     "RatePattern",
     "SimResult",
+    "SimSettings",
     "Sweep",
     "TimeDistribution",
     "Workload",

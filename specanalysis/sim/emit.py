@@ -45,7 +45,7 @@ Metric semantics (what a scrape at time t reports)
     Tasks refused at submission (``proof_queue_full``, see ``SimSettings``).
 ``speculation_tasks_deferred_total{reason,depth}``
     Ready tasks refused speculative admission, once per attempt and reason;
-    ``depth`` is the depth the task would have had.
+    ``depth`` is the task's structural dependency depth (root 0).
 ``speculation_deferral_wait_seconds``
     First refusal to execution start, per deferred attempt.
 ``speculation_execution_seconds``

@@ -9,8 +9,11 @@ Semantics
 ---------
 Chains
     Every task of a chain arrives with the chain; the first task is the root, each
-    other task has exactly one parent (``Workload.shape``: chain, star, tree). A task
-    can execute once its parent has *executed* (its output exists).
+    other task has exactly one parent (``Workload.shape``: chain, star/fan_out,
+    tree) or several (``diamond``, ``dag`` with parent lists). A task can execute
+    once all its parents have *executed* (their outputs exist), is submitted once
+    all its parents are final, and a rollback undoes every executed descendant
+    (cascade); in a DAG its depth is the longest run of unconfirmed ancestors.
 Depth
     The number of *unconfirmed* (not finalised) ancestors of a task when it starts
     executing (runtime-facts §4, DD reading): root or parent finalised -> 0. A task
@@ -28,9 +31,10 @@ Proofs
     When a task finishes executing, its proof request enters the proof queue
     (``proof.queue_size``); when the queue is full the request waits outside it
     (backpressure, FIFO). ``proof.worker_threads`` workers each take up to
-    ``proof.batch_size`` queued proofs at once, without waiting to fill a batch; a
-    batch of ``k`` costs ``proof_overhead + k`` per-proof draws of ``proof_time`` and
-    all its proofs complete together. With ``optimistic_generation`` /
+    ``proof.batch_size`` queued proofs at once; a free worker waits for a batch
+    to fill until ``SimSettings.batch_timeout`` after the oldest queued proof's
+    arrival. A batch of ``k`` costs ``proof_overhead + k`` per-proof draws of
+    ``proof_time`` and all its proofs complete together. With ``optimistic_generation`` /
     ``enable_optimistic_proofs`` off, a proof is requested only once the parent is
     finalised. A proof not done ``proof.timeout_ms`` after its request is a
     ``timeout``.
@@ -52,6 +56,25 @@ Rollback
     ``Workload.invalid_output_share``); after a timeout or a prover fault it keeps
     them, and descendants whose proof was generated (or being generated) re-prove.
     Blast radius = trigger + undone descendants.
+Admission and load shedding
+    A speculative execution is deferred (counted once per attempt and reason in
+    ``speculation_tasks_deferred_total``) when speculation is off or
+    auto-disabled, the chain is outside the rollout share, the depth limit, the
+    branch limit, the snapshot, pending-operation or memory limit would be
+    exceeded, its chain already holds ``limits.max_rollback_cascade_size`` tasks
+    in flight (so no rollback can undo more), or the proof queue is full. With
+    ``SimSettings.on_full_queue == "reject"`` a chain arriving while the proof
+    queue is full is refused whole (``speculation_tasks_rejected_total``).
+Auto-disable
+    :class:`SimSettings` picks the reading (operations policy by default,
+    the scheduler code's cumulative threshold, or off).
+Instances
+    ``Workload.instances > 1`` runs independent runtimes, each with the
+    configuration's limits and a Poisson share of the chains; the result merges
+    them (``instance`` column and label) and keeps each in ``SimResult.parts``.
+Not modelled
+    ``checkpoint`` rollback (the runtime does not implement it; it behaves as
+    ``cascade``), stake admission and slashing amounts.
 Memory (bytes, by component; :class:`MemoryModel`)
     state_snapshots = in-flight speculative tasks x ``Workload.state_mb``;
     pending_operations = in-flight tasks x 1 KiB; proof_cache = proofs generated
@@ -456,24 +479,44 @@ class _Sim:
         n_tasks = int(lengths.sum())
         chain_of = np.repeat(np.arange(n_chains, dtype=np.int64), lengths)
         pos = np.arange(n_tasks, dtype=np.int64) - np.repeat(first, lengths)
+        parents: list[tuple[int, ...]] | None = None
         if wl.shape == "chain":
             parent = np.where(pos == 0, -1, np.arange(n_tasks) - 1)
-        elif wl.shape == "star":
+        elif wl.shape in ("star", "fan_out"):
             parent = np.where(pos == 0, -1, np.repeat(first, lengths))
-        else:  # tree: parent uniform among the earlier tasks of the chain
+        elif wl.shape == "tree":  # parent uniform among the earlier tasks of the chain
             u = r_shape.random(n_tasks)
             parent = np.where(pos == 0, -1,
                               np.repeat(first, lengths) + np.floor(u * pos).astype(np.int64))
+        else:  # diamond or dag: several parents per task
+            parents = []
+            for f, n in zip(first.tolist(), lengths.tolist(), strict=True):
+                if wl.shape == "dag":
+                    group = wl.graph
+                elif n < 3:
+                    group = [()] + [(j - 1,) for j in range(1, n)]
+                else:
+                    group = [()] + [(0,)] * (n - 2) + [tuple(range(1, n - 1))]
+                parents.extend(tuple(f + q for q in ps) for ps in group)
+            parent = np.asarray([ps[0] if ps else -1 for ps in parents], dtype=np.int64)
         self.chain_arrival = arr.tolist()
         self.chain_first = first.tolist()
         self.chain_len = lengths.tolist()
         self.chain_of = chain_of.tolist()
         self.pos = pos.tolist()
         self.parent = parent.astype(np.int64).tolist()
+        # multi-parent graphs: all parents of each task (None: single-parent shapes)
+        self.parents = parents if parents is not None and any(
+            len(ps) > 1 for ps in parents) else None
         children: list[list[int]] = [[] for _ in range(n_tasks)]
-        for i, p in enumerate(self.parent):
-            if p >= 0:
-                children[p].append(i)
+        if self.parents is None:
+            for i, p in enumerate(self.parent):
+                if p >= 0:
+                    children[p].append(i)
+        else:
+            for i, ps in enumerate(self.parents):
+                for p in ps:
+                    children[p].append(i)
         self.children = children
         rollout = cfg.features.rollout_percentage / 100.0
         self.chain_spec_ok = (r_roll.random(n_chains) < rollout).tolist()
@@ -638,7 +681,12 @@ class _Sim:
             self.add_waiter(i)
 
     def defer(self, i: int, reason: int, d: int, now: float) -> None:
-        """Count a refused speculative admission once per task attempt and reason."""
+        """Count a refused speculative admission once per task attempt and reason.
+
+        The record keeps the task's structural dependency depth (its position in
+        the chain, root 0: the on-chain ``Task.dependency_depth``), so deferrals at
+        the depth limit show how deep the offered chains go beyond the cap.
+        """
         bit = 1 << reason
         if self.def_mask[i] & bit:
             return
@@ -647,13 +695,44 @@ class _Sim:
             self.def_first[i] = now
         self.def_t.append(now)
         self.def_r.append(reason)
-        self.def_d.append(d)
+        self.def_d.append(self.pos[i])
+
+    def dag_depth(self, i: int) -> int:
+        """Depth of ``i`` in a multi-parent graph: -1 when a parent has not
+        executed, else the longest run of unconfirmed ancestors (WP Def 3.3),
+        counted up to ``max_depth``."""
+        status, parents = self.status, self.parents
+        for p in parents[i]:  # type: ignore[index]
+            sp = status[p]
+            if sp != FINAL and sp != PROVING and sp != PROVED and sp != SUBMITTED:
+                return -1
+        # level k holds the unconfirmed ancestors k edges up some path of
+        # unconfirmed tasks; the depth is the deepest non-empty level. Walking
+        # stops at max_depth (a deeper run blocks the task all the same).
+        cap = self.max_depth if self.enabled else 1
+        level = {p for p in parents[i] if status[p] != FINAL}  # type: ignore[index]
+        d = 0
+        while level and d < cap:
+            d += 1
+            level = {q for x in level for q in parents[x] if status[q] != FINAL}
+        return d
+
+    def parents_final(self, i: int) -> bool:
+        status = self.status
+        if self.parents is None:
+            p = self.parent[i]
+            return p < 0 or status[p] == FINAL
+        return all(status[p] == FINAL for p in self.parents[i])
 
     def try_start(self, i: int, now: float) -> int:
         status = self.status
         p = self.parent[i]
         d = 0
-        if p >= 0:
+        if self.parents is not None:
+            d = self.dag_depth(i)
+            if d < 0:
+                return BLOCKED_PARENT
+        elif p >= 0:
             sp = status[p]
             if sp != FINAL:
                 if sp != PROVING and sp != PROVED and sp != SUBMITTED:
@@ -764,8 +843,7 @@ class _Sim:
             return
         self.status[i] = PROVING
         self.r_exec_end[self.row[i]] = now
-        p = self.parent[i]
-        if self.optimistic or p < 0 or self.status[p] == FINAL:
+        if self.optimistic or self.parents_final(i):
             self.request_proof(i, now)
         status = self.status
         for ch in self.children[i]:
@@ -910,8 +988,7 @@ class _Sim:
         self.dispatch(now)
 
     def try_submit(self, i: int, now: float) -> None:
-        p = self.parent[i]
-        if p >= 0 and self.status[p] != FINAL:
+        if not self.parents_final(i):
             return
         self.status[i] = SUBMITTED
         self.r_sub[self.row[i]] = now
@@ -980,13 +1057,19 @@ class _Sim:
             self.chain_end[c] = now
         children = self.children
         stack = list(children[i])
+        seen: set[int] | None = set() if self.parents is not None else None
         while stack:
             j = stack.pop()
+            if seen is not None:
+                if j in seen:
+                    continue
+                seen.add(j)
             s = status[j]
             if s == WAITING:
                 if self.try_start(j, now) == BLOCKED_SLOT:
                     self.add_waiter(j)
-            elif self.parent[j] == i:
+            elif (self.parent[j] == i if seen is None
+                  else i in self.parents[j] and self.parents_final(j)):  # type: ignore[index]
                 if s == PROVED:
                     self.try_submit(j, now)
                 elif s == PROVING and self.job[j] == JOB_NONE:
@@ -1015,8 +1098,13 @@ class _Sim:
         undone = spec_undone = 0
         subtree = []
         stack = list(children[t])
+        seen: set[int] | None = set() if self.parents is not None else None
         while stack:
             j = stack.pop()
+            if seen is not None:
+                if j in seen:
+                    continue
+                seen.add(j)
             subtree.append(j)
             s = status[j]
             if s == EXEC or s == PROVING or s == PROVED or s == SUBMITTED:
@@ -1267,9 +1355,9 @@ class SimResult:
 
         The parameters are read back from the workload: ``rate``, the depth and
         pattern specs, and ``failures`` as the injected failure fraction.
-        See :func:`specanalysis.sim.bench.result_from_simulation`.
+        See :func:`specanalysis.io.benchmarks.result_from_simulation`.
         """
-        from specanalysis.sim.bench import result_from_simulation
+        from specanalysis.io.benchmarks import result_from_simulation
 
         return result_from_simulation(self, warmup=warmup,
                                       measure_latency=measure_latency, test=test,

@@ -450,7 +450,7 @@ def parse_pattern(spec: Any, *, field: str = "pattern") -> RatePattern:
                             "'piecewise:60s@1x,30s@20x'")
 
 
-_SHAPES = ("chain", "star", "tree")
+_SHAPES = ("chain", "star", "fan_out", "tree", "diamond", "dag")
 
 
 @dataclass(frozen=True)
@@ -481,9 +481,17 @@ class Workload:
         Fixed cost of one proof batch (key load, start-up): a batch of ``k``
         proofs costs ``proof_overhead + sum of k proof_time draws``.
     shape
-        ``"chain"`` (linear chains), ``"star"`` (a root with every other task
-        its child) or ``"tree"`` (each task's parent drawn uniformly among the
-        earlier tasks of its group). Always single-parent.
+        ``"chain"`` (linear chains), ``"star"`` or ``"fan_out"`` (a root with
+        every other task its child), ``"tree"`` (each task's parent drawn
+        uniformly among the earlier tasks of its group), ``"diamond"`` (a root,
+        ``length - 2`` parallel tasks and a sink joining them; shorter groups
+        are chains) or ``"dag"`` (every group is ``graph``).
+    graph
+        With ``shape="dag"``: parent lists, ``graph[j]`` the parents of task
+        ``j`` of a group, each parent numbered below its child (e.g. a diamond
+        ``[[], [0], [0], [1, 2]]``). The group length is ``len(graph)``
+        (``depth`` is ignored). A task executes once all its parents have
+        executed and is confirmed once all its parents are.
     arrivals
         ``"poisson"`` (default) or ``"regular"`` (evenly spaced chain arrivals).
     state_mb
@@ -522,6 +530,7 @@ class Workload:
     arrivals: str = "poisson"
     state_mb: float = 50.0
     instances: int = 1
+    graph: Any = None
     _parsed: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -550,7 +559,16 @@ class Workload:
             raise WorkloadSpecError(f"{n!r} is not a number of instances",
                                     field="instances", expected="an integer in 1..256")
         parsed = self._parsed
-        parsed["depth"] = parse_depth(self.depth)
+        if self.shape == "dag":
+            graph = _check_graph(self.graph)
+            object.__setattr__(self, "graph", graph)
+            parsed["depth"] = parse_depth(len(graph), field="graph")
+        elif self.graph is not None:
+            raise WorkloadSpecError("graph is given but shape is "
+                                    f"{self.shape!r}", field="graph",
+                                    expected="shape='dag' with a graph, or no graph")
+        else:
+            parsed["depth"] = parse_depth(self.depth)
         parsed["pattern"] = parse_pattern(self.pattern)
         for name in ("exec_time", "proof_time", "confirm_time", "proof_overhead"):
             parsed[name] = parse_distribution(getattr(self, name), field=name)
@@ -577,6 +595,30 @@ class Workload:
     def mean_rate(self) -> float:
         """Tasks per second averaged over the pattern."""
         return self.rate * self.rate_pattern.mean_multiplier
+
+
+def _check_graph(graph: Any) -> tuple[tuple[int, ...], ...]:
+    """Parent lists of a ``dag`` group, numbered topologically (parents < child)."""
+    if graph is None or isinstance(graph, str | bytes) or not hasattr(graph, "__len__"):
+        raise WorkloadSpecError("shape 'dag' needs a graph", field="graph",
+                                expected="parent lists, e.g. [[], [0], [0], [1, 2]]")
+    if len(graph) == 0:
+        raise WorkloadSpecError("the graph has no tasks", field="graph",
+                                expected="at least one task")
+    out = []
+    for j, ps in enumerate(graph):
+        try:
+            tup = tuple(sorted({int(p) for p in (ps or ())}))
+        except (TypeError, ValueError):
+            raise WorkloadSpecError(f"parents of task {j} are not integers: {ps!r}",
+                                    field="graph",
+                                    expected="lists of task numbers") from None
+        if any(not 0 <= p < j for p in tup):
+            raise WorkloadSpecError(f"task {j} has parent(s) {list(tup)} not below it",
+                                    field="graph", expected="parents numbered below "
+                                    "their child (a topological numbering)")
+        out.append(tup)
+    return tuple(out)
 
 
 def arrival_times(workload: Workload, duration: float,
