@@ -370,14 +370,12 @@ def classification_frame(
 
 
 def _hv():
-    from specanalysis import notebook
     from specanalysis._optional import require
 
-    if not notebook.is_setup() and notebook.in_kernel():
-        notebook.setup()  # render offline even where the notebook did not ask
-    if not hasattr(pl.DataFrame, "hvplot"):
+    hv = require("holoviews")  # in a kernel: switches to offline rendering first
+    if not hasattr(pl.DataFrame, "hvplot"):  # hvplot re-imports itself per cell
         require("hvplot.polars")
-    return require("holoviews")
+    return hv
 
 
 def _empty_guard(frame: pl.DataFrame, what: str) -> None:
