@@ -52,7 +52,7 @@ exit codes:
   0  ok
   1  a --fail-on verdict was met (commands that judge a change)
   2  bad input: a flag, file, config or output path that cannot be used
-  3  the data source (Prometheus) could not be reached
+  3  the data source (Prometheus) or the Dask scheduler could not be reached
   4  the server refused the query or timed out evaluating it
 """
 

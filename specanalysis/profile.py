@@ -106,6 +106,7 @@ WORKERS = "speculation_proof_workers"
 CONFIG = "speculation_config"
 MEMORY_LIMIT = "speculation_memory_limit_bytes"
 CONFIRMED = "speculation_tasks_confirmed_total"
+ACTIVE_BY_DEPTH = "speculation_active_tasks_by_depth"
 
 
 
@@ -281,6 +282,13 @@ class WorkloadProfile:
         ``timestamp``, ``tasks``: tasks scheduled (offered) in each scrape interval
         of the window, summed over instances (``tasks_per_min`` of executions when
         the source has no scheduled counter); ``scrape_interval_s`` its step.
+    counter_series
+        ``timestamp`` and the increase in each scrape interval (summed over
+        instances, reset-aware) of ``scheduled``, ``executed``, ``confirmed``,
+        ``batches``, ``batch_seconds``, ``proofs``, ``proof_seconds``,
+        ``rollbacks``, ``rolled_back`` (null where the source lacks the counter).
+    data_range
+        First and last sample time of the source (None when it cannot say).
     """
 
     figures: dict[str, Figure]
@@ -309,6 +317,8 @@ class WorkloadProfile:
     histograms: dict[str, Any] = field(default_factory=dict)
     offered_series: pl.DataFrame | None = None
     scrape_interval_s: float = float("nan")
+    counter_series: pl.DataFrame | None = None
+    data_range: tuple[datetime, datetime] | None = None
 
     def __getitem__(self, name: str) -> Figure:
         try:
@@ -414,30 +424,26 @@ class WorkloadProfile:
         kwargs.setdefault("indent", 2)
         return json.dumps(self.to_dict(), allow_nan=False, **kwargs)
 
-    def to_workload(self, **overrides: Any) -> Any:
-        """A simulator :class:`~specanalysis.sim.Workload` calibrated on this profile.
+    def to_workload(self, config: Any = None, **overrides: Any) -> Any:
+        """A simulator :class:`~specanalysis.sim.Workload` that reproduces this profile.
 
         The bridge from "what is my workload?" to "what if?": simulate a
-        candidate configuration on the workload you measured.
+        candidate configuration on the workload you measured. This is
+        :func:`specanalysis.calibrate.calibrate` (which also returns every
+        recovered parameter with its standard error, the measured configuration
+        and the simulator settings) reduced to the workload: the offered rate and
+        burst pattern from the scheduled counter, execution, confirmation and
+        per-batch proof times fitted to histogram buckets, the batch overhead
+        separated from the per-proof cost, chain lengths beyond the depth cap
+        from simulated responses, the failure probability and the instances.
 
-        * ``rate``: the measured task rate (execution attempts, tasks/min / 60)
-          less the re-executions of rolled-back tasks (rollback rate x average
-          rollback size);
-        * ``failures``: rollback events per task (the rollback rate / 100);
-        * ``depth`` (chain length): inverted from the depth distribution. A
-          chain of ``L`` tasks speculating end to end has one task at each depth
-          ``0 .. L-1``, so the share of chains of length ``d + 1`` is
-          ``(n(d) - n(d + 1)) / n(0)``. Confirmations that land mid-chain lower
-          later depths, and depth is capped at ``max_depth - 1``, so this is a
-          lower bound on chain lengths: pass ``depth=`` when you know better;
-        * ``proof_time``: a lognormal through the measured proof p50 and p99
-          (``sigma = ln(p99 / p50) / 2.326``). The measured time includes queueing
-          and batch overhead, so this overstates the per-proof cost a little;
-        * ``confirm_time``: a lognormal with the measured confirmation p99 and a
-          coefficient of variation of 0.5 (the profile has no confirmation p50).
-
-        Figures the profile lacks keep the simulator's defaults; ``overrides``
-        (any :class:`~specanalysis.sim.Workload` field) win over everything.
+        Parameters
+        ----------
+        config
+            The configuration the runtime ran with (its gauges in the data win);
+            default: the runtime defaults with speculation enabled.
+        **overrides
+            :class:`~specanalysis.sim.Workload` fields taken as given (not fitted).
 
         Examples
         --------
@@ -452,36 +458,9 @@ class WorkloadProfile:
         >>> wl.rate, wl.depth
         (2.0, 'fixed:2')
         """
-        from specanalysis.sim import Workload
+        from specanalysis.calibrate import calibrate
 
-        fields: dict[str, Any] = {}
-        rate = self.value("task_rate") / 60.0  # execution attempts per second
-        rollback = self.value("rollback_rate")
-        if math.isfinite(rollback):
-            fields["failures"] = min(max(rollback / 100.0, 0.0), 1.0)
-            # rolled-back tasks execute again: offered tasks = attempts - redone
-            size = self.value("avg_rollback_size")
-            redone = rollback / 100.0 * (size if math.isfinite(size) else 1.0)
-            rate *= max(1.0 - redone, 0.0)
-        if math.isfinite(rate) and rate > 0:
-            fields["rate"] = rate
-        lengths = _chain_lengths(self.depth_distribution)
-        if lengths:
-            fields["depth"] = lengths
-        p50, p99 = self.value("proof_p50"), self.value("proof_p99")
-        if math.isfinite(p50) and math.isfinite(p99) and 0 < p50 <= p99:
-            sigma = math.log(p99 / p50) / _Z99
-            mean = p50 * math.exp(sigma**2 / 2)
-            cv = math.sqrt(math.expm1(sigma**2))
-            fields["proof_time"] = (f"lognormal:mean={mean:.6g}s,cv={cv:.6g}"
-                                    if cv > 0 else f"fixed:{p50:.6g}s")
-        c99 = self.value("confirmation_p99")
-        if math.isfinite(c99) and c99 > 0:
-            sigma = math.sqrt(math.log1p(0.5**2))
-            mean = c99 / math.exp(_Z99 * sigma) * math.exp(sigma**2 / 2)
-            fields["confirm_time"] = f"lognormal:mean={mean:.6g}s,cv=0.5"
-        fields.update(overrides)
-        return Workload(**fields)
+        return calibrate(self, config=config, fixed=overrides).workload
 
     def summary(self) -> str:
         """The profile as text, in the layout of the guide's profiling script."""
@@ -585,25 +564,6 @@ class WorkloadProfile:
             f"{rows}</table>{missing}"
             f"{'<ul>' + notes + '</ul>' if notes else ''}</div>"
         )
-
-
-_Z99 = 2.3263478740408408  # standard normal 0.99 quantile
-
-
-def _chain_lengths(depths: pl.DataFrame) -> dict[int, float]:
-    """Chain-length distribution {length: probability} inverted from depth counts."""
-    finite = depths.filter(pl.col("depth").is_finite() & (pl.col("depth") >= 0))
-    if finite.height == 0:
-        return {}
-    counts = dict(zip(finite["depth"].cast(pl.Int64).to_list(),
-                      finite["count"].to_list(), strict=True))
-    top = max(counts)
-    n = [max(float(counts.get(d, 0.0)), 0.0) for d in range(top + 2)]
-    if n[0] <= 0:
-        return {}
-    mass = {d + 1: max(n[d] - n[d + 1], 0.0) for d in range(top + 1)}
-    total = sum(mass.values())
-    return {k: v / total for k, v in mass.items() if v > 0} if total > 0 else {}
 
 
 def _rows(frame: pl.DataFrame | None) -> list[dict[str, Any]]:
@@ -1112,6 +1072,12 @@ def profile_workload(
         "avg memory / avg active tasks (target < 10 MB)")
     add("batch_size_avg", "Actual avg batch size", "proofs",
         q.avg(q.avg_over_time(m(BATCH), w)), (BATCH,))
+    add("snapshot_mb", "Memory per state snapshot", "MB",
+        q.sum(q.avg_over_time(m(MEMORY, component="state_snapshots"), w)) / 1024 / 1024
+        / q.sum(q.avg_over_time(m(ACTIVE_BY_DEPTH, matchers=[("depth", "!=", "0")]), w)),
+        (MEMORY, ACTIVE_BY_DEPTH),
+        "avg snapshot memory / avg in-flight speculative tasks (depth >= 1): the "
+        "guide's avg_state_mb")
 
     # --- offered load, deferrals, timings of the parts of the pipeline
     sched_rate = q.sum(q.rate(m(SCHEDULED), w))
@@ -1189,8 +1155,16 @@ def profile_workload(
             f"no figure could be measured in the {w} window ending {at_dt.isoformat()}",
             field="window", expected="a window with at least two samples per series",
         )
-    offered = _offered_series(source, q, max(start, rng[0]) if rng else start, at_dt,
-                              step)
+    for family in (PROOF, E2E, CONFIRM, CASCADE, EXECUTION, BATCH_DURATION,
+                   DEFERRAL_WAIT):
+        hist.table(family)  # the raw material of calibration
+    first = max(start, rng[0]) if rng else start
+    offered = _offered_series(source, q, first, at_dt, step)
+    counters = _counter_series(source, q, first, at_dt, step, {
+        "scheduled": SCHEDULED, "executed": TASKS, "confirmed": CONFIRMED,
+        "batches": BATCH_DURATION + "_count", "batch_seconds": BATCH_DURATION + "_sum",
+        "proofs": PROOF + "_count", "proof_seconds": PROOF + "_sum",
+        "rollbacks": ROLLBACKS, "rolled_back": ROLLED_BACK})
     return WorkloadProfile(
         figures=figures,
         depth_distribution=depth_tab,
@@ -1213,6 +1187,8 @@ def profile_workload(
         histograms=hist.tables,
         offered_series=offered,
         scrape_interval_s=step,
+        counter_series=counters,
+        data_range=rng,
     )
 
 
@@ -1568,26 +1544,50 @@ def _per_instance(source: Any, q: Any, window: str, at: datetime,
 def _offered_series(source: Any, q: Any, start: datetime, end: datetime,
                     step: float) -> pl.DataFrame | None:
     """Tasks offered per scrape interval (from the scheduled counter, reset-aware)."""
-    schema = {"timestamp": pl.Datetime("ms", "UTC"), "tasks": pl.Float64}
     for name in (SCHEDULED, TASKS):
-        try:
-            res = source.evaluate_range(q.sum(q.metric(name), by=["instance"]), start,
-                                        end, step)
-        except Exception:  # noqa: BLE001 - a range the source refuses: no series
-            return None
-        if res.height == 0:
-            continue
-        if "instance" not in res.columns:
-            res = res.with_columns(pl.lit("").alias("instance"))
-        res = (res.sort("instance", "timestamp")
-               .with_columns(pl.col("value").diff().over("instance").alias("d"))
-               .with_columns(pl.when(pl.col("d") < 0).then(pl.col("value"))
-                             .otherwise(pl.col("d")).alias("d"))
-               .drop_nulls("d"))
-        out = (res.group_by("timestamp").agg(pl.col("d").sum().alias("tasks"))
-               .sort("timestamp"))
-        return out.cast(schema)
+        inc = _increments(source, q, name, start, end, step)
+        if inc is not None:
+            return inc.rename({"d": "tasks"})
     return None
+
+
+def _increments(source: Any, q: Any, name: str, start: datetime, end: datetime,
+                step: float) -> pl.DataFrame | None:
+    """``timestamp``, ``d``: a counter's increase per scrape interval, summed over
+    instances (a drop is a reset: the new value is the increase)."""
+    try:
+        res = source.evaluate_range(q.sum(q.metric(name), by=["instance"]), start, end,
+                                    step)
+    except Exception:  # noqa: BLE001 - a range the source refuses: no series
+        return None
+    if res.height == 0:
+        return None
+    if "instance" not in res.columns:
+        res = res.with_columns(pl.lit("").alias("instance"))
+    res = (res.sort("instance", "timestamp")
+           .with_columns(pl.col("value").diff().over("instance").alias("d"))
+           .with_columns(pl.when(pl.col("d") < 0).then(pl.col("value"))
+                         .otherwise(pl.col("d")).alias("d"))
+           .drop_nulls("d"))
+    return (res.group_by("timestamp").agg(pl.col("d").sum()).sort("timestamp")
+            .cast({"timestamp": pl.Datetime("ms", "UTC"), "d": pl.Float64}))
+
+
+def _counter_series(source: Any, q: Any, start: datetime, end: datetime, step: float,
+                    names: dict[str, str]) -> pl.DataFrame | None:
+    out: pl.DataFrame | None = None
+    for col, name in names.items():
+        inc = _increments(source, q, name, start, end, step)
+        if inc is None:
+            continue
+        inc = inc.rename({"d": col})
+        out = inc if out is None else out.join(inc, on="timestamp", how="full",
+                                               coalesce=True)
+    if out is None:
+        return None
+    missing = [c for c in names if c not in out.columns]
+    return out.with_columns(pl.lit(None, pl.Float64).alias(c) for c in missing).select(
+        "timestamp", *names).sort("timestamp")
 
 
 # ---------------------------------------------------------------------------

@@ -16,7 +16,7 @@ vocabulary     errors, _time, catalogue, frames, query, matrix (the
                limits (resource limits), _secrets (the masking function)
 data           io/, sources/, sim/, datasets (synthetic samples), fixtures
                (the bundled, simulator-generated fixtures: reads io/, runs sim/)
-understand     profile, classify, models/, compare
+understand     profile, classify, calibrate, models/, compare
 decide/tell    tuning/, report
 present        plots, widgets, cli/, __main__ (and the notebooks)
 =============  ================================================================
@@ -47,7 +47,7 @@ LAYERS: dict[str, int] = {
     "config": 0, "_optional": 0, "stats": 0, "buckets": 0, "limits": 0, "_secrets": 0,
     "_display": 0,
     "io": 1, "sources": 1, "sim": 1, "datasets": 1, "fixtures": 1,
-    "profile": 2, "classify": 2, "models": 2, "compare": 2,
+    "profile": 2, "classify": 2, "calibrate": 2, "models": 2, "compare": 2,
     "tuning": 3, "report": 3,
     "plots": 4, "widgets": 4, "cli": 4, "__main__": 4, "notebook": 4,
 }

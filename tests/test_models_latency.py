@@ -209,6 +209,16 @@ def test_depth_labelled_histogram_gives_the_per_task_point_estimates():
     for name in ("intercept", "per_task"):
         assert term(hist.tidy(), name)["estimate"] == pytest.approx(
             term(per_task.tidy(), name)["estimate"], rel=1e-9)
+    # the same through a source's query engine (increase() by depth over a window)
+    from specanalysis.models.latency import latency_from_source
+    from specanalysis.sources.offline import OfflineSource
+
+    more = pl.concat([samples, samples.filter(pl.col("timestamp") == pl.col(
+        "timestamp").max()).with_columns(pl.col("timestamp") + pl.duration(seconds=60))])
+    via = fit_latency(latency_from_source(OfflineSource(more), window="2m"))
+    for name in ("intercept", "per_task"):
+        assert term(via.tidy(), name)["estimate"] == pytest.approx(
+            term(per_task.tidy(), name)["estimate"], rel=1e-9)
 
 
 def test_benchmark_result_directory(tmp_path):
@@ -299,3 +309,17 @@ def test_statsmodels_stays_lazy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_breusch_pagan_matches_statsmodels():
+    from statsmodels.stats.diagnostic import het_breuschpagan
+
+    from specanalysis.models._sm import _breusch_pagan
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 9, 3000).astype(float)
+    X = np.column_stack([np.ones_like(x), x])
+    for s in (0.0, 0.2):
+        e = rng.normal(0, 1 + s * x)
+        assert _breusch_pagan(e, X) == pytest.approx(het_breuschpagan(e, X)[1],
+                                                     rel=1e-9, abs=1e-300)

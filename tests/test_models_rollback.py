@@ -333,3 +333,14 @@ def test_event_rate_from_benchmark_results_covers_the_injected_share():
     assert est["p_low"] <= 0.01 <= est["p_high"]
     with pytest.raises(DataError, match="no benchmark result"):
         rollback_from_bench(fixtures_dir() / "bench" / "baseline", test="nope")
+
+
+def test_a_depth_that_would_trip_auto_disable_is_flagged():
+    # p = 0.3 at depth 4: 1 - 0.7^k of attempts undone, far above 20 %
+    c = optimal_depth(exec_time=1.0, proof_time=2.35, confirm_time=0.7, p_fail=0.3,
+                      chain_length=10, depths=[4], samples=200)
+    assert c.prediction()["rollback_share"] > 0.2
+    assert "20 % auto-disable" in c.summary()
+    calm = optimal_depth(exec_time=1.0, proof_time=2.35, confirm_time=0.7,
+                         p_fail=0.01, chain_length=10, depths=[2], samples=200)
+    assert "auto-disable (runtime" not in calm.summary()

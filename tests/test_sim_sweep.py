@@ -12,6 +12,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import math
 import multiprocessing
+import os
 
 import numpy as np
 import polars as pl
@@ -462,3 +463,27 @@ def test_progress_bar_counts_runs(monkeypatch, capsys):
 def test_scheduler_address_credentials_are_not_printed():
     assert sweep_mod._public_address("tls://user:s3cret@host:8786") == "tls://host:8786"
 
+
+
+def test_an_unguarded_script_gets_a_typed_error_naming_the_fix(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "from specanalysis.config import SpeculationConfig\n"
+        "from specanalysis.errors import SweepError\n"
+        "from specanalysis.sim import Workload\n"
+        "from specanalysis.sim.sweep import sweep\n"
+        "try:\n"
+        "    sweep(SpeculationConfig(enabled=True), Workload(rate=5, depth='fixed:3'),\n"
+        "          {'max_depth': [2, 3]}, seeds=2, duration='30s', executor='processes',\n"
+        "          progress=False)\n"
+        "except SweepError as exc:\n"
+        "    print('TYPED:', exc)\n", encoding="utf-8")
+    root = str(Path(__file__).resolve().parent.parent)
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "PYTHONPATH": root})
+    assert "TYPED:" in proc.stdout, proc.stderr[-2000:]
+    assert "if __name__ == '__main__':" in proc.stdout

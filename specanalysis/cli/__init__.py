@@ -7,7 +7,7 @@ chosen one and turns errors into exit codes:
 * 0 -- success
 * 1 -- a ``--fail-on`` verdict was met (commands that judge)
 * 2 -- bad input (a flag, file or config that cannot be used, an unwritable output)
-* 3 -- the data source (Prometheus) could not be reached
+* 3 -- the data source (Prometheus) or the Dask scheduler could not be reached
 * 4 -- the server refused or timed out the query
 
 The mapping is :func:`specanalysis.errors.exit_code`; the same text ends every
@@ -28,6 +28,7 @@ from specanalysis.errors import (
     EXIT_CODES_HELP,
     EXIT_UNREACHABLE,
     PrometheusError,
+    SchedulerUnavailable,
     SpecAnalysisError,
     exit_code,
 )
@@ -35,7 +36,7 @@ from specanalysis.errors import (
 __all__ = ["main", "build_parser"]
 
 # command modules, in the order --help lists them
-COMMANDS = ("profile", "recommend", "bench", "fixtures", "model")
+COMMANDS = ("profile", "recommend", "bench", "sweep", "fixtures", "model")
 
 EPILOG = """\
 examples:
@@ -46,6 +47,8 @@ examples:
       --output throughput.json
   specanalysis bench suite --config current.toml --runs 3 --output-dir results/
   specanalysis bench report --input-dir results/ --output report.md
+  specanalysis sweep --config current.toml --workload fixture:baseline \\
+      --set speculation.max_depth=3,5,8 --set proof.worker_threads=4,8 --seeds 5
   specanalysis fixtures build
   specanalysis model latency --fixture baseline
   specanalysis model rollback --fixture baseline --json
@@ -110,7 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             text = f"{where}{exc.strerror or exc}"
         else:
             text = str(exc)
-        what = {EXIT_UNREACHABLE: "data source unreachable"}.get(
+        what = {EXIT_UNREACHABLE: "Dask scheduler unreachable"
+                if isinstance(exc, SchedulerUnavailable)
+                else "data source unreachable"}.get(
             code, "the server refused the query" if isinstance(exc, PrometheusError)
             else "error")
         print(f"specanalysis: {what}: {mask(text)}", file=sys.stderr)

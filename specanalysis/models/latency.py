@@ -588,7 +588,7 @@ def fit_latency(data: Any, *, estimator: str = "ols",
     k_terms = 3 if breakpoint is not None else 2
     _check_observations(obs, k_terms)
     notes: list[str] = []
-    repeated = obs.group_by("mode", "group").len()["len"].max() > 1
+    repeated = obs.select(pl.struct("mode", "group").n_unique()).item() < obs.height
     ct = cov_type or ("cluster" if repeated else "HC3")
     if "weight" in obs.columns and estimator == "ols":
         ct = cov_type or "HC3"

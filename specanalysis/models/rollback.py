@@ -813,7 +813,17 @@ class DepthChoice:
             f"[{fmt(p['latency_s_low'])}, {fmt(p['latency_s_high'])}]",
             f"per-attempt failure probability {fmt(self.p_fail)} "
             f"[{fmt(self.p_interval[0])}, {fmt(self.p_interval[1])}]",
-            "", format_tidy(self.curve)])
+            *self._caveats(p), "", format_tidy(self.curve)])
+
+    def _caveats(self, p: dict[str, Any]) -> list[str]:
+        out = ["Not modelled: queueing for provers or branch slots (the curve is the "
+               "uncontended pipeline) and the runtime's auto-disable."]
+        if p["rollback_share_high"] > 0.2:
+            out.append(f"Caution: up to {p['rollback_share_high']:.0%} of attempts "
+                       "rolled back would trip the scheduler code's 20 % auto-disable "
+                       "(runtime-facts §4 (a)); the policy's 50 % over 2 min may "
+                       "switch speculation off in bursts.")
+        return out
 
     def __repr__(self) -> str:
         return (f"DepthChoice(max_depth={self.depth}, interval={self.interval}, "

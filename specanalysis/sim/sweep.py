@@ -88,6 +88,7 @@ MAX_RUNS = 100_000
 CHUNK_TARGET_S = 0.5
 
 _WL = "workload."
+_ZERO = re.compile(r"^0+(?:\.0*)?(?:ms|s|m|h|d|w|y)?$")
 _CACHE_SCHEMA_VERSION = "1"
 _EXECUTOR_WORDS = ("serial", "processes")
 
@@ -338,7 +339,9 @@ def _check_seeds(seeds: Any, seed: Any, problems: list[str]) -> tuple[int, ...]:
 
 def _seconds(value: Any, name: str, problems: list[str], *, zero_ok: bool = False
              ) -> float:
-    if zero_ok and (value is None or value == 0 or value == "0"):
+    if zero_ok and (value is None or (isinstance(value, int | float)
+                                      and not isinstance(value, bool) and value == 0)
+                    or (isinstance(value, str) and _ZERO.match(value.strip()))):
         return 0.0
     try:
         return parse_duration(value, field=name)
@@ -575,7 +578,7 @@ class _Runner:
 
     tasks: list[tuple[int, Any, Workload, int]]
     keys: list[str]
-    seeds: tuple[int, ...]
+    seeds_of: dict[int, int]
     duration: float
     warmup: float
     cache: _Cache | None
@@ -596,8 +599,6 @@ class _Runner:
         if self.cache is not None:
             self.cache.write(rows)
         self.bar.update(len(rows))
-
-    seeds_of: dict[int, int] = field(default_factory=dict)
 
     def chunks(self, size: int) -> list[list[tuple[int, Any, Workload, int]]]:
         return [self.tasks[i:i + size] for i in range(0, len(self.tasks), size)]
@@ -635,7 +636,7 @@ class _Runner:
 
             progress(futures, notebook=True, multi=False)
         try:
-            for fut in as_completed(futures):
+            for fut in as_completed(futures, loop=client.loop):
                 try:
                     out = fut.result()
                 except (OSError, TimeoutError) as exc:
@@ -656,6 +657,15 @@ class _Runner:
         except BaseException:
             client.cancel(futures)
             raise
+
+
+def _broken_pool(results: Mapping[int, Any], store: _Cache | None) -> SweepError:
+    return SweepError(
+        "the worker processes stopped before finishing (a script that calls sweep() at "
+        "top level must guard it with `if __name__ == '__main__':`, as multiprocessing "
+        f"requires); {len(results)} runs finished"
+        + (" and are in the cache" if store is not None else ""),
+        field="executor", expected="the guard, or executor='serial'")
 
 
 # --------------------------------------------------------------------------- API
@@ -839,8 +849,9 @@ def sweep(
 
     show = _show_progress(progress)
     bar = _bar(show, len(runs), n_cached, "sweep")
-    runner = _Runner(pending, keys, seed_list, dur, warm, store, results, bar, stats,
-                     seeds_of={i: seed_list[k] for i, (_, k) in enumerate(runs)})
+    runner = _Runner(pending, keys, {i: seed_list[k] for i, (_, k) in enumerate(runs)},
+                     dur, warm, store, results, bar, stats)
+    warming: list[cf.Future] = []
     try:
         if pending:
             if client is not None:
@@ -852,6 +863,13 @@ def sweep(
                 mode, workers = "serial", 1
             else:
                 mode, workers = "processes", _local_workers()
+            if mode == "processes" and (executor == "processes"
+                                        or len(pending) >= 8 * workers > 8):
+                # clearly worth a pool: start its workers while the first run is timed
+                t0 = time.perf_counter()
+                pool, own_pool = _process_pool(workers), True
+                warming = [pool.submit(os.getpid) for _ in range(workers)]
+                stats["setup_s"] += time.perf_counter() - t0
             size = chunksize
             if size is None:
                 # time one run here (its result counts) to size the chunks
@@ -862,12 +880,24 @@ def sweep(
                 runner.tasks = pending[1:]
                 size = max(1, min(math.ceil(CHUNK_TARGET_S / max(per_run, 1e-6)),
                                   math.ceil(len(runner.tasks) / (4 * workers))))
-                if mode == "processes" and executor is None and (
+                if mode == "processes" and pool is None and (
                         workers == 1 or per_run * len(runner.tasks) < 1.0):
                     mode, workers = "serial", 1  # a pool would cost more than it saves
             stats.update(mode=mode, workers=workers, chunksize=size,
                          chunks=stats["chunks_done"]
                          + math.ceil(len(runner.tasks) / size))
+            if mode == "processes" and runner.tasks:
+                t0 = time.perf_counter()
+                if pool is None:
+                    pool, own_pool = _process_pool(workers), True
+                    warming = [pool.submit(os.getpid) for _ in range(workers)]
+                try:
+                    cf.wait(warming)
+                    for fut in warming:
+                        fut.result()
+                except cf.process.BrokenProcessPool:
+                    raise _broken_pool(results, store) from None
+                stats["setup_s"] += time.perf_counter() - t0
             t0 = time.perf_counter()
             if runner.tasks:
                 if mode == "serial":
@@ -877,18 +907,10 @@ def sweep(
                 elif mode == "executor":
                     runner.executor(executor, size)
                 else:
-                    pool, own_pool = _process_pool(workers), True
                     try:
                         runner.executor(pool, size)
                     except cf.process.BrokenProcessPool:
-                        raise SweepError(
-                            "the worker processes stopped before finishing (a script "
-                            "that calls sweep() at top level must guard it with `if "
-                            "__name__ == '__main__':`, as multiprocessing requires); "
-                            f"{len(results)} runs finished"
-                            + (" and are in the cache" if store else ""),
-                            field="executor",
-                            expected="the guard, or executor='serial'") from None
+                        raise _broken_pool(results, store) from None
             stats["wall_s"] = time.perf_counter() - t0
     finally:
         bar.close()

@@ -1,0 +1,150 @@
+"""What-if sweeps on a real Dask cluster: ``distributed.LocalCluster`` with two worker
+processes on 127.0.0.1, started by the tests.
+
+The truth is the same sweep run serially in this process: a cluster must give
+bit-identical frames, lose nothing and duplicate nothing when a worker is
+killed mid-sweep, and resume an interrupted sweep from its cache.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+import time
+
+import polars as pl
+import pytest
+from distributed import Client, LocalCluster
+
+import specanalysis.sim.sweep as sweep_mod
+from specanalysis.config import SpeculationConfig
+from specanalysis.errors import SchedulerUnavailable
+from specanalysis.sim import Workload
+from specanalysis.sim.sweep import sweep
+
+BASE = SpeculationConfig(enabled=True)
+WL = Workload(rate=5, depth="fixed:3", failures=0.05, proof_time="fixed:20ms",
+              proof_overhead="fixed:10ms")
+GRID = {"max_depth": [2, 3, 5], "max_parallel_branches": [2, 8]}
+FAST = {"duration": "30s", "progress": False}
+
+
+def _cluster() -> LocalCluster:
+    return LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                        host="127.0.0.1", dashboard_address=":0")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with _cluster() as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def client(cluster):
+    with Client(cluster, set_as_default=False) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def local():
+    return sweep(BASE, WL, GRID, seeds=3, executor="serial", **FAST)
+
+
+def _equal(a: pl.DataFrame, b: pl.DataFrame) -> bool:
+    return a.columns == b.columns and a.dtypes == b.dtypes and a.equals(b)
+
+
+def test_a_cluster_gives_the_local_results_bit_for_bit(client, local):
+    on_cluster = sweep(BASE, WL, GRID, seeds=3, executor=client, chunksize=2, **FAST)
+    assert on_cluster.stats["mode"] == "dask"
+    assert on_cluster.stats["workers"] == 2
+    assert on_cluster.stats["chunks"] == 9
+    assert _equal(on_cluster.frame, local.frame)
+
+
+def test_a_scheduler_address_connects_and_lets_go(cluster, local):
+    s = sweep(BASE, WL, GRID, seeds=3, executor=cluster.scheduler_address, **FAST)
+    assert s.stats["mode"] == "dask"
+    assert _equal(s.frame, local.frame)
+
+
+def test_an_interrupted_cluster_sweep_resumes_from_its_cache(client, local, tmp_path,
+                                                             monkeypatch):
+    accept = sweep_mod._Runner._accept
+    seen = {"chunks": 0}
+
+    def interrupt_after_two(self, *args):
+        accept(self, *args)
+        seen["chunks"] += 1
+        if seen["chunks"] == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep_mod._Runner, "_accept", interrupt_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        sweep(BASE, WL, GRID, seeds=3, executor=client, chunksize=2, cache=tmp_path,
+              **FAST)
+    monkeypatch.setattr(sweep_mod._Runner, "_accept", accept)
+    resumed = sweep(BASE, WL, GRID, seeds=3, executor=client, chunksize=2,
+                    cache=tmp_path, **FAST)
+    assert resumed.stats["cached"] == 4
+    assert resumed.stats["computed"] == 14
+    assert _equal(resumed.frame, local.frame)
+    # and a second cluster run of the same sweep simulates nothing
+    again = sweep(BASE, WL, GRID, seeds=3, executor=client, cache=tmp_path, **FAST)
+    assert again.stats["computed"] == 0 and _equal(again.frame, local.frame)
+
+
+def test_a_worker_killed_mid_sweep_loses_and_duplicates_nothing(tmp_path):
+    grid = {"max_depth": [2, 3, 4, 5, 6], "max_parallel_branches": [2, 4, 8, 16]}
+    wl = Workload(rate=10, depth="fixed:3", failures=0.05)
+    expected = sweep(BASE, wl, grid, seeds=2, executor="serial", **FAST)
+    with _cluster() as cluster, Client(cluster, set_as_default=False) as client:
+        box: dict = {}
+
+        def run() -> None:
+            try:
+                box["sweep"] = sweep(BASE, wl, grid, seeds=2, executor=client,
+                                     chunksize=1, cache=tmp_path, **FAST)
+            except BaseException as exc:  # reported by the main thread
+                box["error"] = exc
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 300
+        while len(list(tmp_path.glob("*.parquet"))) < 2:
+            assert time.monotonic() < deadline, "the sweep never started"
+            assert thread.is_alive(), box.get("error")
+            time.sleep(0.05)
+        pids = client.run(os.getpid)
+        victim = sorted(pids)[0]
+        os.kill(pids[victim], signal.SIGKILL)
+        finished_before_kill = len(list(tmp_path.glob("*.parquet")))
+        thread.join(timeout=600)
+        assert not thread.is_alive()
+    assert "error" not in box, box.get("error")
+    assert finished_before_kill < 40, "the worker died after the sweep, not during it"
+    result = box["sweep"]
+    keys = result.frame.select("point", "seed_index")
+    assert keys.height == 40 and keys.unique().height == 40
+    assert _equal(result.frame, expected.frame)
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_an_unreachable_scheduler_is_a_typed_error_before_any_work(monkeypatch):
+    def boom(*args, **kwargs):
+        raise AssertionError("simulate() was called")
+
+    monkeypatch.setattr(sweep_mod, "simulate", boom)
+    address = f"tcp://127.0.0.1:{_closed_port()}"
+    with pytest.raises(SchedulerUnavailable) as err:
+        sweep(BASE, WL, GRID, seeds=1, executor=address, connect_timeout=2, **FAST)
+    assert address in str(err.value)
+    assert "cannot reach the Dask scheduler" in str(err.value)
