@@ -35,6 +35,7 @@ fixtures: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_loaders.py
 	$(BIN)/python benchmarks/bench_sim.py
+	$(BIN)/python benchmarks/bench_compare.py
 	$(BIN)/python benchmarks/bench_models.py
 	$(BIN)/python benchmarks/bench_sweep.py
 

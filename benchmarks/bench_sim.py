@@ -10,7 +10,14 @@ Prints
    written to a temporary directory with ``run_suite``), measured in a fresh
    child process so the figure is the suite's own.
 
-Targets (issue 3/5): the suite in under 60 s on a 2-core machine, under 2 GB.
+3. the cost of a checked ``recommend()`` on the bundled ``baseline`` fixture
+   (profile, the guide's rules, then every proposal simulated against the
+   current configuration on the calibrated workload with the default paired
+   seeds), against the unchecked rules on the same profile (the named baseline).
+   A progress bar shows on a terminal.
+
+Targets (issue 3/5): the suite in under 60 s on a 2-core machine, under 2 GB;
+(issue 7) a checked recommend() in under 30 s on 2 cores.
 
 Run ``python benchmarks/bench_sim.py``.
 """
@@ -24,6 +31,7 @@ import time
 
 TARGET_WALL_S = 60.0
 TARGET_RSS_MB = 2048.0
+TARGET_CHECK_S = 30.0
 
 _CHILD = """
 import json, resource, sys, tempfile, time
@@ -63,6 +71,28 @@ def suite_in_child() -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def checked_recommend() -> dict:
+    from specanalysis.fixtures import fixture_config, load_fixture
+    from specanalysis.profile import profile_workload
+    from specanalysis.sources.offline import OfflineSource
+    from specanalysis.tuning import recommend
+
+    src = OfflineSource(load_fixture("baseline"))
+    cfg = fixture_config("baseline")
+    profile = profile_workload(src, window="1h")
+    t0 = time.perf_counter()
+    plain = recommend(profile, cfg, source=src, check=False)
+    t_plain = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    checked = recommend(profile, cfg, source=src)  # check="auto", default seeds
+    t_check = time.perf_counter() - t0
+    chk = checked.check
+    sims = len(chk.seeds) * (1 + len(chk.proposals) + (chk.combined is not None))
+    return {"unchecked_s": t_plain, "checked_s": t_check, "proposals": len(plain),
+            "kept": len(checked), "withheld": len(checked.withheld), "simulations": sims,
+            "seeds": len(chk.seeds), "duration_s": chk.duration_s}
+
+
 def main() -> int:
     print("== simulator: simulated tasks per CPU-second (guide durations/rates) ==")
     rows = tasks_per_cpu_second()
@@ -82,7 +112,18 @@ def main() -> int:
           f"{'met' if ok_wall else 'MISSED'}; {TARGET_WALL_S / s['wall_s']:.0f}x headroom)")
     print(f"  peak RSS  {s['peak_rss_mb']:.0f} MB (target < {TARGET_RSS_MB:.0f} MB: "
           f"{'met' if ok_rss else 'MISSED'})")
-    return 0 if ok_wall and ok_rss else 1
+
+    print("== checked recommend() on the baseline fixture (1 h profile) ==")
+    c = checked_recommend()
+    ok_check = c["checked_s"] < TARGET_CHECK_S
+    print(f"  unchecked rules (baseline): {c['unchecked_s']:.2f} s, "
+          f"{c['proposals']} proposals")
+    print(f"  checked: {c['checked_s']:.1f} s (>= {c['simulations']} simulations of "
+          f"{c['duration_s']:.0f} s, {c['seeds']} paired seeds; "
+          f"{c['checked_s'] / c['unchecked_s']:.0f}x the unchecked rules); "
+          f"{c['kept']} kept, {c['withheld']} withheld "
+          f"(target < {TARGET_CHECK_S:.0f} s: {'met' if ok_check else 'MISSED'})")
+    return 0 if ok_wall and ok_rss and ok_check else 1
 
 
 if __name__ == "__main__":

@@ -73,6 +73,7 @@ _LAZY: dict[str, str] = {
     "Figure": "specanalysis.profile",
     "characterize": "specanalysis.profile",
     "Characterization": "specanalysis.profile",
+    "CalibratedWorkload": "specanalysis.calibrate",
     "classify_quadrant": "specanalysis.classify",
     "Classification": "specanalysis.classify",
     "ClassificationMatrix": "specanalysis.matrix",
@@ -103,6 +104,8 @@ _LAZY: dict[str, str] = {
     "Comparison": "specanalysis.compare",
     "window": "specanalysis.compare",
     "Window": "specanalysis.compare",
+    "tuning_report": "specanalysis.report",
+    "TuningReport": "specanalysis.report",
     # models: analytic pipeline latency
     "pipeline": "specanalysis.models.pipeline",
     "TaskGraph": "specanalysis.models.pipeline",
@@ -136,6 +139,7 @@ _SUBMODULES = {
     "errors", "frames", "catalogue", "query", "io", "sources", "config", "sim",
     "datasets", "matrix", "classify",
     "profile", "tuning", "plots", "widgets", "fixtures", "cli", "models", "stats",
+    "report", "buckets", "calibrate",
     "notebook",
 }
 

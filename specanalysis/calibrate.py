@@ -677,6 +677,16 @@ def _fit_chains(profile, workload, cfg, settings, run, observed, total, iteratio
     if deferred.height and deferred["depth"].drop_nulls().len():
         top = max(top, int(deferred["depth"].drop_nulls().max()) + 1)
     lmax = top + 2
+    # auto-disable switches speculation off for minutes at random moments: average
+    # the responses over more runs, and iterate more, when the data shows it
+    disabled = profile.figures.get("auto_disabled_share")
+    flapping = disabled is not None and disabled.available and disabled.value > 0
+    repeats = 2 if flapping else 1
+    if flapping:
+        iterations += 1
+        notes.append(f"speculation was auto-disabled {disabled.value:.3g} % of the time: "
+                     "the chain-length fit averages two runs per step (its responses "
+                     "depend on when auto-disable trips)")
     current: dict[int, float] | None = dict(start) if start else None
     if current:
         lmax = max(lmax, max(current))
@@ -691,8 +701,14 @@ def _fit_chains(profile, workload, cfg, settings, run, observed, total, iteratio
                 design = {L: 0.8 * current.get(L, 0.0) + 0.2 * uniform[L]
                           for L in lengths}
             wl = replace(workload, depth={k: v for k, v in design.items() if v > 0})
-            res = _window(run(wl, settings, seed + 101 * it + 7 * attempt), warm)
-            resp, ok = _responses(res, lengths, dmax, edges, c_edges)
+            resp = ok = None
+            for rep in range(repeats):
+                res = _window(run(wl, settings, seed + 101 * it + 7 * attempt
+                                  + 1009 * rep), warm)
+                r1, ok1 = _responses(res, lengths, dmax, edges, c_edges)
+                resp = r1 if resp is None else resp + r1
+                ok = ok1 if ok is None else ok & ok1
+            resp = resp / repeats
             cols = list(range(dmax))
             target = list(obs)
             if math.isfinite(deferred_attempts):

@@ -47,6 +47,8 @@ from __future__ import annotations
 
 import html
 import math
+import sys
+import types
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -98,6 +100,7 @@ TIDY_SCHEMA: dict[str, pl.DataType] = {
     "p_adjusted": pl.Float64(), "tolerance_pct": pl.Float64(),
     "verdict": pl.String(), "mde_pct": pl.Float64(), "n_needed": pl.Int64(),
     "needed": pl.String(), "reason": pl.String(),
+    "ess_before": pl.Float64(), "ess_after": pl.Float64(),
 }
 
 
@@ -370,7 +373,6 @@ class Comparison:
 
         hv = require("holoviews")
         require("hvplot.polars")
-        hv.extension("bokeh", logo=False) if not hv.Store.current_backend else None
         frame = self.plot_frame()
         names = list(metrics) if metrics else self.metrics["metric"].to_list()
         if not names:
@@ -851,7 +853,9 @@ def _describe(obj: Any) -> str:
 #: Window figures: name -> (kind, label, unit, better, definition).
 #: kind "series": a gauge-like series (expression over ``range``), compared on
 #: block means; "counts": numerator / denominator counters over the window
-#: (exact Poisson); "quantile": a histogram quantile (family, q) with bucket bounds.
+#: (exact Poisson); "quantile": a histogram quantile (family, q) with bucket
+#: bounds; "ratio": numerator / denominator increases per block (tasks undone
+#: per rollback: cascades make those counts over-dispersed, so no Poisson test).
 WINDOW_FIGURES: dict[str, tuple[str, str, str, str | None, Any]] = {
     "throughput_tps": ("series", "Tasks finalised per second", "tasks/s", "higher",
                        ("rate", "speculation_tasks_confirmed_total", 1.0)),
@@ -862,9 +866,9 @@ WINDOW_FIGURES: dict[str, tuple[str, str, str, str | None, Any]] = {
     "timeout_rollback_rate_pct": ("counts", "Timeout rollbacks / tasks", "%", "lower",
                                   ("speculation_rollback_total", {"reason": "timeout"},
                                    "speculation_tasks_total")),
-    "task_rollback_rate_pct": ("counts", "Tasks undone / tasks", "%", "lower",
-                               ("speculation_tasks_rolled_back_total", {},
-                                "speculation_tasks_total")),
+    "avg_rollback_size": ("ratio", "Tasks undone per rollback (blast radius)", "tasks",
+                          "lower", ("speculation_tasks_rolled_back_total",
+                                    "speculation_rollback_total")),
     "latency_p50_s": ("quantile", "End-to-end latency p50", "s", "lower",
                       ("speculation_e2e_latency_seconds", 0.5)),
     "latency_p99_s": ("quantile", "End-to-end latency p99", "s", "lower",
@@ -914,9 +918,10 @@ def _bucket_counts(w: Window, family: str) -> pl.DataFrame:
 def bucket_quantile(buckets: pl.DataFrame, q: float) -> tuple[float, float, float]:
     """``(interpolated quantile, bucket lower bound, bucket upper bound)``.
 
-    Linear interpolation inside the bucket as ``histogram_quantile`` does; the
-    true quantile lies somewhere in ``[lower, upper]`` (the bucket-resolution
-    bounds).
+    ``buckets`` has ``le`` (Float64, ``inf`` for +Inf) and cumulative ``count``.
+    Linear interpolation inside the bucket as ``histogram_quantile`` does
+    (:func:`specanalysis.buckets.quantile_bounds`); the true quantile lies
+    somewhere in ``[lower, upper]`` (the bucket-resolution bounds).
 
     Examples
     --------
@@ -925,24 +930,14 @@ def bucket_quantile(buckets: pl.DataFrame, q: float) -> tuple[float, float, floa
     >>> bucket_quantile(b, 0.45)
     (0.9375, 0.5, 1.0)
     """
-    le = buckets["le"].to_numpy()
-    cum = np.maximum.accumulate(buckets["count"].to_numpy())
-    if le.size == 0 or not np.isinf(le[-1]) or cum[-1] <= 0:
+    from specanalysis.buckets import bucket_table, quantile_bounds
+
+    if buckets.height == 0:
         return math.nan, math.nan, math.nan
-    rank = q * cum[-1]
-    i = int(np.searchsorted(cum, rank, side="left"))
-    i = min(i, le.size - 1)
-    if i == le.size - 1:  # in the +Inf bucket: histogram_quantile returns the last bound
-        lo = float(le[-2]) if le.size > 1 else 0.0
-        return lo, lo, math.inf
-    lo = 0.0 if i == 0 else float(le[i - 1])
-    hi = float(le[i])
-    below = 0.0 if i == 0 else float(cum[i - 1])
-    inside = float(cum[i]) - below
-    if i == 0 and hi <= 0:
-        return hi, hi, hi
-    est = lo + (hi - lo) * ((rank - below) / inside if inside > 0 else 0.0)
-    return float(est), lo, hi
+    le = ["+Inf" if math.isinf(x) else repr(float(x)) for x in buckets["le"].to_list()]
+    table = bucket_table(pl.DataFrame({"le": le, "value": buckets["count"]}))
+    b = quantile_bounds(table, q)
+    return float(b.value), float(b.low), float(b.high)
 
 
 def _count(w: Window, name: str, labels: Mapping[str, str]) -> float:
@@ -1038,7 +1033,7 @@ def _window_rows(wb: Window, wa: Window, figures: Sequence[str], *, alpha: float
                 change_hi_pct=100 * bt.diff_hi / den, p_value=bt.p_value,
                 _ratio=(1 + bt.diff / den, 1 + bt.diff_lo / den, 1 + bt.diff_hi / den),
                 _r90=(1 + bt90.diff_lo / den, 1 + bt90.diff_hi / den), mde_pct=mde,
-                n_needed=n_blocks,
+                n_needed=n_blocks, ess_before=bt.ess_before, ess_after=bt.ess_after,
                 needed=(f"{n_blocks} blocks per side = windows of "
                         f"{format_duration(n_blocks * bt.block * step)}"),
                 _needed_unit="blocks per side"))
@@ -1067,6 +1062,16 @@ def _window_rows(wb: Window, wa: Window, figures: Sequence[str], *, alpha: float
                                    confidence=confidence, tol=tol,
                                    method="exact Poisson rate test (counts over the "
                                    "window)"))
+        elif kind == "ratio":
+            num, den_name = defn
+            bs = block_seconds or max(parse_duration(rng), 300.0)
+            blk = format_duration(bs)
+            expr = (q.sum(q.increase(q.metric(num), blk))
+                    / q.sum(q.increase(q.metric(den_name), blk)))
+            rb_, ra_ = _block_values(wb, expr, bs), _block_values(wa, expr, bs)
+            rows.append(_block_row(base, rb_, ra_, fig, values, alpha=alpha,
+                                   confidence=confidence, tol=tol,
+                                   method=f"Welch on per-block ratios (blocks of {blk})"))
         else:  # quantile
             family, qq = defn
             bb, ba = _bucket_counts(wb, family), _bucket_counts(wa, family)
@@ -1080,8 +1085,8 @@ def _window_rows(wb: Window, wa: Window, figures: Sequence[str], *, alpha: float
             blk = format_duration(bs)
             expr = q.histogram_quantile(qq, q.sum(q.rate(q.metric(family + "_bucket"),
                                                          blk), by=["le"]))
-            qb = _block_quantiles(wb, expr, bs)
-            qa = _block_quantiles(wa, expr, bs)
+            qb = _block_values(wb, expr, bs)
+            qa = _block_values(wa, expr, bs)
             for side, blocks in (("before", qb), ("after", qa)):
                 values.extend((fig, side, i + 1, float(v)) for i, v in enumerate(blocks))
             same = (lob == loa and hib == hia)
@@ -1152,7 +1157,36 @@ def _counts_needed(c: float, exposure: float, tol: float, alpha: float) -> str:
             f"±{100 * tol:.0f}%")
 
 
-def _block_quantiles(w: Window, expr: Any, block_s: float) -> np.ndarray:
+def _block_row(base: Mapping[str, Any], vb: np.ndarray, va: np.ndarray, fig: str,
+               values: list[tuple], *, alpha: float, confidence: float, tol: float,
+               method: str) -> dict[str, Any]:
+    """A figure measured once per block, compared with Welch's t on the blocks."""
+    from specanalysis.stats import welch
+
+    for side, blocks in (("before", vb), ("after", va)):
+        values.extend((fig, side, i + 1, float(v)) for i, v in enumerate(blocks))
+    if vb.size < 2 or va.size < 2:
+        return _row(**base, method=method, verdict="inconclusive",
+                    n_before=int(vb.size), n_after=int(va.size),
+                    reason=f"too few blocks with data ({vb.size} before, {va.size} "
+                    "after)")
+    diff, se, _df, p, half = welch(vb, va, confidence)
+    _, _, _, _, half90 = welch(vb, va, 1 - 2 * alpha)
+    mb, ma = float(vb.mean()), float(va.mean())
+    den = abs(mb) or math.nan
+    hb, ha = _half(vb, confidence), _half(va, confidence)
+    return _row(
+        **base, method=method, n_before=int(vb.size), n_after=int(va.size),
+        before=mb, before_lo=mb - hb, before_hi=mb + hb, after=ma, after_lo=ma - ha,
+        after_hi=ma + ha, change_pct=100 * diff / den,
+        change_lo_pct=100 * (diff - half) / den, change_hi_pct=100 * (diff + half) / den,
+        p_value=p, _ratio=(1 + diff / den, 1 + (diff - half) / den,
+                           1 + (diff + half) / den),
+        _r90=(1 + (diff - half90) / den, 1 + (diff + half90) / den),
+        mde_pct=100 * (_z(1 - alpha / 2) + _z(POWER)) * se / den)
+
+
+def _block_values(w: Window, expr: Any, block_s: float) -> np.ndarray:
     first = w.start + timedelta(seconds=block_s)
     if first > w.end:
         return np.array([])
@@ -1267,14 +1301,19 @@ def _cfg_dict(cfg: Any) -> Mapping[str, Any]:
 # ================================================================== snapshots
 
 
+#: Time stamped on snapshot samples without one (only totals are compared).
+_SNAPSHOT_TIME = 0
+
+
 def _read_snapshot(obj: Any) -> tuple[pl.DataFrame, str]:
     from specanalysis.io import parse_exposition, read_exposition
 
     if isinstance(obj, Path) or (isinstance(obj, str) and "\n" not in obj
                                  and Path(obj).exists()):
-        return read_exposition(obj), str(obj)
+        return read_exposition(obj, timestamp=_SNAPSHOT_TIME), str(obj)
     if isinstance(obj, str | bytes):
-        return parse_exposition(obj, source="snapshot"), "snapshot text"
+        return (parse_exposition(obj, source="snapshot", timestamp=_SNAPSHOT_TIME),
+                "snapshot text")
     raise DataError(f"got {type(obj).__name__}", field="snapshot",
                     expected="exposition text or a file path")
 
@@ -1396,6 +1435,18 @@ def _compare_snapshots(before: Any, after: Any, *, metrics: Sequence[str] | None
                                    f"({_num(lob)}, {_num(hib)}], after "
                                    f"({_num(loa)}, {_num(hia)}]"))
             rows.append(row)
+        elif kind == "ratio":
+            num, den_name = defn
+            db, da = total(tb, den_name), total(ta, den_name)
+            if db <= 0 or da <= 0:
+                continue
+            vb, va = total(tb, num) / db, total(ta, num) / da
+            rows.append(_row(**base, method="ratio of counter totals", before=vb,
+                             after=va, change_pct=100 * (va / vb - 1) if vb else math.nan,
+                             n_before=1, n_after=1, verdict="inconclusive",
+                             reason="one ratio per side: cascades make these counts "
+                             "over-dispersed, so a snapshot gives no variance to test "
+                             "against (compare windows or runs instead)"))
         else:
             _k, name, factor = defn
             if _k == "rate":
@@ -1460,10 +1511,10 @@ def _kind(obj: Any) -> str:
     if isinstance(obj, str | Path):
         p = Path(obj)
         if p.is_dir():
-            if any(x.name != "manifest.json" for x in p.glob("*.json")):
-                return "runs"
             if (p / "samples.parquet").exists():
                 return "windows"
+            if any(x.name != "manifest.json" for x in p.glob("*.json")):
+                return "runs"
             raise DataError("no benchmark results or samples.parquet", source=str(p),
                             expected="a benchmark result directory or a fixture folder")
         if not p.exists():
@@ -1610,3 +1661,19 @@ def _overall(metrics: pl.DataFrame, checks: pl.DataFrame) -> tuple[str, str]:
     if failed:
         return overall, f"{counts}; rigour checks failed: {', '.join(failed)}"
     return overall, counts
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable as :func:`compare`.
+
+    Importing ``specanalysis.compare`` binds the package attribute
+    ``specanalysis.compare`` to the module, which would hide the function of the
+    same name; a callable module keeps ``specanalysis.compare(before, after)``
+    working in either case.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Comparison:
+        return compare(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -44,7 +44,8 @@ from specanalysis._time import TimeLike, parse_duration, to_ms
 from specanalysis.errors import SpecAnalysisError
 from specanalysis.frames import TIMESTAMP
 
-__all__ = ["make_samples", "SERIES_PER_INSTANCE", "REASONS", "COMPONENTS"]
+__all__ = ["make_samples", "make_rate_samples", "ar1_counts", "SERIES_PER_INSTANCE",
+           "REASONS", "COMPONENTS"]
 
 REASONS = ("ancestor_failed", "proof_invalid", "state_conflict", "timeout")
 COMPONENTS = ("commitment_ledger", "pending_operations", "proof_cache",
@@ -250,3 +251,82 @@ def _instance(rng, instance, start_ms, span_ms, step_ms, task_rate, reset_prob, 
         pl.lit(instance, pl.String).alias("instance"))
     return body.join(meta, on="sid", how="left", maintain_order="left").select(
         "timestamp", "metric", "value", "component", "instance", "le", "reason")
+
+
+# ------------------------------------------------- autocorrelated A/A material
+
+
+def ar1_counts(rng: np.random.Generator, n: int, *, rate: float, phi: float,
+               sd: float, step: float, shift: float = 0.0) -> np.ndarray:
+    """Events per scrape interval from a rate whose log follows an AR(1).
+
+    The log-rate deviates from ``log(rate * (1 + shift))`` by a stationary AR(1)
+    with coefficient ``phi`` and innovation s.d. ``sd`` (mean-corrected so the
+    long-run mean rate is ``rate * (1 + shift)``); each of the ``n`` intervals
+    of ``step`` seconds draws a Poisson count. ``phi = 0`` gives independent
+    intervals: the only autocorrelation left is what ``rate(x[5m])`` adds.
+
+    Examples
+    --------
+    >>> c = ar1_counts(np.random.default_rng(0), 20_000, rate=8.0, phi=0.9, sd=0.1,
+    ...                step=15.0)
+    >>> round(float(c.mean()) / 120, 1)
+    1.0
+    """
+    var = sd**2 / (1 - phi**2) if phi < 1 else math.inf
+    z = np.empty(n)
+    z[0] = rng.normal(0.0, math.sqrt(var))
+    e = rng.normal(0.0, sd, n)
+    for i in range(1, n):
+        z[i] = phi * z[i - 1] + e[i]
+    return rng.poisson(rate * (1 + shift) * step * np.exp(z - var / 2)).astype(float)
+
+
+def make_rate_samples(
+    *,
+    seed: int = 0,
+    start: TimeLike = "2025-01-01T00:00:00Z",
+    duration: str | float = "2h",
+    step: str | float = "15s",
+    rate: float = 8.0,
+    phi: float = 0.9,
+    sd: float = 0.1,
+    shift: float = 0.0,
+) -> pl.DataFrame:
+    """A samples frame of two autocorrelated series, for A/A and power checks.
+
+    ``speculation_tasks_confirmed_total`` (and ``speculation_tasks_total``, the
+    same counts) accumulate :func:`ar1_counts`; ``speculation_memory_usage_bytes``
+    (component ``state_snapshots``) is an AR(1) gauge around 400 MB x
+    ``(1 + shift)``. Two frames from different seeds are an A/A pair; a
+    ``shift`` injects a known relative change in both series.
+
+    Examples
+    --------
+    >>> df = make_rate_samples(seed=1, duration="1h")
+    >>> sorted(df["metric"].unique())
+    ['speculation_memory_usage_bytes', 'speculation_tasks_confirmed_total', 'speculation_tasks_total']
+    """
+    step_s = parse_duration(step, field="step")
+    n = int(parse_duration(duration, field="duration") // step_s) + 1
+    rng = np.random.default_rng(seed)
+    counts = ar1_counts(rng, n, rate=rate, phi=phi, sd=sd, step=step_s, shift=shift)
+    counter = np.cumsum(counts)
+    mem_z = np.empty(n)
+    mem_z[0] = rng.normal(0.0, 1.0)
+    for i in range(1, n):
+        mem_z[i] = phi * mem_z[i - 1] + math.sqrt(1 - phi**2) * rng.normal()
+    memory = 400 * 2**20 * (1 + shift) * (1 + 0.05 * mem_z)
+    ts = to_ms(start, field="start") + np.arange(n, dtype=np.int64) * round(step_s * 1000)
+    parts = []
+    for name, vals, comp in (("speculation_tasks_confirmed_total", counter, None),
+                             ("speculation_tasks_total", counter, None),
+                             ("speculation_memory_usage_bytes", memory,
+                              "state_snapshots")):
+        parts.append(pl.DataFrame({
+            "timestamp": pl.Series(ts).cast(TIMESTAMP),
+            "metric": [name] * n,
+            "value": vals.astype(float),
+            "component": pl.Series([comp] * n, dtype=pl.String),
+        }))
+    return pl.concat(parts)

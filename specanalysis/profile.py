@@ -107,6 +107,7 @@ CONFIG = "speculation_config"
 MEMORY_LIMIT = "speculation_memory_limit_bytes"
 CONFIRMED = "speculation_tasks_confirmed_total"
 ACTIVE_BY_DEPTH = "speculation_active_tasks_by_depth"
+AUTO_DISABLED = "speculation_auto_disabled"
 
 
 
@@ -1072,6 +1073,10 @@ def profile_workload(
         "avg memory / avg active tasks (target < 10 MB)")
     add("batch_size_avg", "Actual avg batch size", "proofs",
         q.avg(q.avg_over_time(m(BATCH), w)), (BATCH,))
+    add("auto_disabled_share", "Time auto-disabled", "%",
+        q.max(q.avg_over_time(m(AUTO_DISABLED), w)) * 100, (AUTO_DISABLED,),
+        "share of the window the runtime had switched speculation off by itself "
+        "(busiest instance)")
     add("snapshot_mb", "Memory per state snapshot", "MB",
         q.sum(q.avg_over_time(m(MEMORY, component="state_snapshots"), w)) / 1024 / 1024
         / q.sum(q.avg_over_time(m(ACTIVE_BY_DEPTH, matchers=[("depth", "!=", "0")]), w)),
@@ -1704,6 +1709,13 @@ def _config_changes(cfg: Any, gauges: dict[str, float]) -> dict[str, Any]:
 # characterisation: measure the features on a source, decide with classify()
 
 
+def _with_evidence(decided: Any, extra: list[str]) -> Any:
+    """``decided`` with ``extra`` sentences added to its evidence."""
+    from dataclasses import replace
+
+    return replace(decided, evidence=tuple(decided.evidence) + tuple(extra))
+
+
 @dataclass(frozen=True, eq=False)
 class Characterization(Classification):
     """A :class:`~specanalysis.classify.Classification` measured on a source.
@@ -1720,10 +1732,11 @@ class Characterization(Classification):
     profile: WorkloadProfile | None = field(default=None, repr=False)
 
 
-def _rate_series(source: Any, start: datetime, end: datetime) -> pl.DataFrame:
+def _rate_series(source: Any, start: datetime, end: datetime,
+                 metric: str = TASKS) -> pl.DataFrame:
     """Tasks in each minute ``(t-1m, t]`` for t = start+1m ... end."""
     q = _q()
-    expr = q.sum(q.increase(q.metric(TASKS), "1m"))
+    expr = q.sum(q.increase(q.metric(metric), "1m"))
     first = start + timedelta(minutes=1)
     schema = {"timestamp": pl.Datetime("ms", "UTC"), "tasks_per_min": pl.Float64}
     if first > end:
@@ -1763,11 +1776,15 @@ def characterize(
 
     Notes
     -----
-    Features: volume = ``sum(rate(speculation_tasks_total[w])) * 60``; depth
-    mean/p90 from the depth histogram over the window; the per-minute series is
-    ``sum(increase(speculation_tasks_total[1m]))`` at 1 m steps, from which
-    peak-to-mean, index of dispersion, CV and the OLS trend come
-    (:func:`rate_features`).
+    Features are measured on the *offered* load, so the same workload gets the
+    same type and quadrant whatever the configuration admits: volume =
+    ``sum(rate(speculation_tasks_scheduled_total[w])) * 60`` (submitted tasks;
+    executions only when the source has no scheduled counter); depth mean/p90
+    from the offered depth distribution (the depth histogram with tasks deferred
+    for depth put back at the depth they wanted); the per-minute series is
+    ``sum(increase(speculation_tasks_scheduled_total[1m]))`` at 1 m steps (the
+    runtime's queues smooth executions), from which peak-to-mean, index of
+    dispersion, CV and the OLS trend come (:func:`rate_features`).
 
     The decision on these features is :func:`specanalysis.classify.classify`
     (pure; its Notes give the rules).
@@ -1804,19 +1821,50 @@ def characterize(
     start = window_start(at_dt, seconds)
     if rng is not None and start < rng[0]:
         start = rng[0]
-    series = _rate_series(source, start, at_dt)
+    # the OFFERED load decides: what was submitted (scheduled counter) and the depth
+    # tasks wanted (deferrals put back), not what the configuration admitted
+    offered = profile.figures.get("offered_rate")
+    use_offered = offered is not None and offered.available
+    series = _rate_series(source, start, at_dt, SCHEDULED if use_offered else TASKS)
+    volume = offered if use_offered else profile["task_rate"]
+    off_depth = profile.figures.get("offered_depth_p90")
+    depth_src = ("offered_depth" if off_depth is not None and off_depth.available
+                 else "depth")
     feats: dict[str, float] = {
-        "volume_per_min": profile["task_rate"].value,
-        "depth_mean": profile["depth_mean"].value,
-        "depth_p50": profile["depth_p50"].value,
-        "depth_p90": profile["depth_p90"].value,
+        "volume_per_min": volume.value,
+        "depth_mean": profile[f"{depth_src}_mean"].value,
+        "depth_p50": profile[f"{depth_src}_p50"].value,
+        "depth_p90": profile[f"{depth_src}_p90"].value,
         "depth_max": profile["depth_max"].value,
+        "executed_volume_per_min": profile["task_rate"].value,
+        "executed_depth_p90": profile["depth_p90"].value,
+        "depth_censored_share": profile["depth_censored_share"].value
+        if "depth_censored_share" in profile.figures else float("nan"),
     }
+    if profile.offered_depth_distribution is not None and \
+            profile.offered_depth_distribution.height:
+        seen = profile.offered_depth_distribution.filter(
+            pl.col("depth").is_finite() & (pl.col("count") > 0))
+        if seen.height:
+            feats["depth_max"] = float(seen["depth"].max())
     feats.update(rate_features(series))
-    notes = {f"depth_{stat}": profile[f"depth_{stat}"].note
+    notes = {f"depth_{stat}": profile[f"{depth_src}_{stat}"].note
              for stat in ("mean", "p50", "p90")}
-    notes["volume_per_min"] = profile["task_rate"].note
+    notes["volume_per_min"] = volume.note
     decided = classify(feats, thresholds=th, notes=notes)
+    extra = [f"measured on the offered load: {volume.label or volume.name} "
+             f"{volume.value:.4g} tasks/min"
+             + (f" (executions {profile['task_rate'].value:.4g}/min)"
+                if use_offered else " (no scheduled counter: executions, which the "
+                "runtime's queues smooth)")]
+    cens = profile.figures.get("depth_censored_share")
+    if cens is not None and cens.available and cens.value > 0:
+        extra.append(f"depth: {cens.value:.3g} % of tasks wanted depth >= max_depth; "
+                     f"the offered depth p90 is {feats['depth_p90']:g} where the "
+                     f"executed p90 is {feats['executed_depth_p90']:g}")
+    elif cens is not None and not cens.available:
+        extra.append("depth: " + cens.note)
+    decided = _with_evidence(decided, extra)
     return Characterization(
         **{f.name: getattr(decided, f.name) for f in fields(Classification)},
         rate_series=series,

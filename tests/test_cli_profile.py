@@ -105,7 +105,7 @@ def test_env_url_is_used_and_token_hidden(capsys, monkeypatch, baseline_toml):
 def test_recommend_writes_a_valid_toml(tmp_path, capsys, baseline_toml):
     out = tmp_path / "proposed.toml"
     assert main(["recommend", "--config", str(baseline_toml), "--fixture", "baseline",
-                 "--write", str(out)]) == 0
+                 "--write", str(out), "--no-check"]) == 0
     text = capsys.readouterr().out
     assert "Tuning recommendations" in text and f"written to {out}" in text
     proposed = SpeculationConfig.from_toml(out)
@@ -119,8 +119,17 @@ def test_recommend_writes_a_valid_toml(tmp_path, capsys, baseline_toml):
 
 def test_recommend_json(capsys, baseline_toml):
     assert main(["recommend", "--config", str(baseline_toml), "--fixture", "baseline",
-                 "--json"]) == 0
+                 "--json", "--seeds", "2", "--check-duration", "3m"]) == 0
     doc = json.loads(capsys.readouterr().out)
+    # every rule's evaluation and the simulation check travel in the JSON
+    assert {e["status"] for e in doc["evaluations"]} >= {"fired", "not fired"}
+    check = doc["check"]
+    assert check["seeds"] == [0, 1]
+    kept = {p["parameter"] for p in check["proposals"] if p["status"] == "proposed"}
+    assert kept == {r["parameter"] for r in doc["recommendations"]}
+    for p in check["proposals"]:
+        assert p["reason"] and {e["figure"] for e in p["effects"]} >= {
+            "latency_p99_s", "memory_peak_mb", "task_rollback_rate_pct"}
     assert doc["recommendations"]
     first = doc["recommendations"][0]
     assert set(first) >= {"parameter", "current", "proposed", "rule", "evidence",

@@ -311,3 +311,20 @@ def test_result_protocol(template):
     cf = c.compare_frame()
     assert cf.filter(pl.col("verdict") == "regressed")["colour"][0] == "#cf222e"
     assert "Comparison(kind='runs'" in repr(c)
+    # the plot is built from plot_frame: one panel per figure, no browser needed
+    layout = c.plot()
+    assert len(layout) == 2
+    assert "regressed" in layout[0].label or "regressed" in str(layout[0].opts.get(
+        "plot").kwargs.get("title", ""))
+
+
+def test_package_attribute_stays_callable_after_importing_the_module(template):
+    import importlib
+
+    import specanalysis
+
+    importlib.import_module("specanalysis.compare")
+    runs = [with_summary(template, {"latency_p50_s": 1.0 + 0.1 * i}, run=i + 1)
+            for i in range(3)]
+    c = specanalysis.compare(runs, runs, metrics=["latency_p50_s"])
+    assert isinstance(c, Comparison)

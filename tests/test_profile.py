@@ -169,7 +169,8 @@ def test_missing_metric_is_nan_with_a_note_never_zero(profile):
         "speculation_tasks_rejected_total", "speculation_execution_seconds",
         "speculation_proof_batch_duration_seconds", "speculation_deferral_wait_seconds",
         "speculation_proof_workers_busy", "speculation_proof_workers",
-        "speculation_memory_limit_bytes", "speculation_active_tasks_by_depth"}
+        "speculation_memory_limit_bytes", "speculation_active_tasks_by_depth",
+        "speculation_auto_disabled"}
     assert "confirmation_p99" in profile.unavailable
 
 

@@ -380,3 +380,46 @@ def test_default_window_is_the_data_when_shorter_than_an_hour():
     assert p["task_rate"].value == pytest.approx(120.0)
     long = _frame(_counter("speculation_tasks_total", 30, n=2 * N))
     assert profile_workload(long).window == "1h"
+
+
+# --------------------------------------------------------------------- offered load decides
+
+
+def _characterize_sim(cfg, workload, duration="15m", seed=3):
+    from specanalysis.profile import characterize
+    from specanalysis.sim import simulate
+
+    run = simulate(cfg, workload, duration=duration, seed=seed, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return characterize(run.samples)
+
+
+def test_same_offered_workload_same_type_whatever_max_depth_admits():
+    from specanalysis.sim import Workload
+
+    # 6-task chains at 1 task/s (60/min, low volume): deep. max_depth 3 admits
+    # depths 0-2 only; the offered depth is the same under both limits.
+    wl = Workload(rate=1.0, depth="fixed:6")
+    base = SpeculationConfig(enabled=True, max_parallel_branches=16)
+    deep = _characterize_sim(base.replace(max_depth=8), wl)
+    capped = _characterize_sim(base.replace(max_depth=3), wl)
+    assert capped.profile["depth_p90"].value <= 2  # what the cap admitted
+    assert capped.features["depth_p90"] > 3        # what was offered
+    assert (capped.workload_type, capped.quadrant) == (deep.workload_type, deep.quadrant)
+    assert deep.quadrant == "Reliability-focused"
+    assert any("wanted depth >= max_depth" in e for e in capped.evidence)
+
+
+def test_guide_burst_test_is_burst_traffic_on_the_offered_load():
+    from specanalysis.sim import Workload
+
+    # the guide's burst test (10x for 30 s every 2 min) on a pool that smooths it
+    wl = Workload(rate=1.0, depth="uniform:1-3", pattern="burst:10x:30s:every:2m")
+    cfg = SpeculationConfig(enabled=True).replace(**{"proof.worker_threads": 2})
+    c = _characterize_sim(cfg, wl, duration="20m")
+    assert c.pattern == "burst", c.evidence
+    assert c.features["peak_to_mean"] >= 1.5
+    assert c.features["volume_per_min"] == pytest.approx(
+        c.profile["offered_rate"].value)
+    assert any("offered load" in e for e in c.evidence)

@@ -323,3 +323,19 @@ def test_empty_or_nan_sample_is_a_data_error():
         mann_whitney([], [1, 2])
     with pytest.raises(DataError, match="no values"):
         median_ci([float("nan")] * 3)
+
+
+def test_hac_matches_statsmodels_newey_west():
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(13)
+    e = rng.normal(size=3000)
+    x = np.convolve(e, np.ones(15) / 15, mode="valid")
+    for n1, n2, lags in ((700, 900, 20), (400, 400, 60), (1000, 1500, 5)):
+        b, a = x[:n1], x[n1:n1 + n2] + 0.05
+        y = np.concatenate([b, a])
+        design = np.column_stack([np.ones(y.size), np.r_[np.zeros(n1), np.ones(n2)]])
+        ref = sm.OLS(y, design).fit(cov_type="HAC", cov_kwds={"maxlags": lags})
+        diff, p = hac_test(b, a, maxlags=lags)
+        assert diff == pytest.approx(ref.params[1], rel=1e-9)
+        assert p == pytest.approx(ref.pvalues[1], rel=1e-6)

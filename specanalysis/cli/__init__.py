@@ -5,7 +5,8 @@ Each command lives in its own module (``specanalysis/cli/<command>.py``) with a
 chosen one and turns errors into exit codes:
 
 * 0 -- success
-* 1 -- a ``--fail-on`` verdict was met (commands that judge)
+* 1 -- a ``--fail-on`` verdict was met (``compare --fail-on``: a regression, or
+  also an inconclusive verdict)
 * 2 -- bad input (a flag, file or config that cannot be used, an unwritable output)
 * 3 -- the data source (Prometheus) or the Dask scheduler could not be reached
 * 4 -- the server refused or timed out the query
@@ -36,7 +37,7 @@ from specanalysis.errors import (
 __all__ = ["main", "build_parser"]
 
 # command modules, in the order --help lists them
-COMMANDS = ("profile", "recommend", "bench", "sweep", "fixtures", "model")
+COMMANDS = ("profile", "recommend", "compare", "bench", "sweep", "fixtures", "model")
 
 EPILOG = """\
 examples:
@@ -50,6 +51,8 @@ examples:
   specanalysis sweep --config current.toml --workload fixture:baseline \\
       --set speculation.max_depth=3,5,8 --set proof.worker_threads=4,8 --seeds 5
   specanalysis fixtures build
+  specanalysis compare results-before/ results-after/ --fail-on regression \\
+      --report report.html
   specanalysis model latency --fixture baseline
   specanalysis model rollback --fixture baseline --json
 

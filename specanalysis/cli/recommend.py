@@ -25,8 +25,14 @@ def run(args: argparse.Namespace) -> int:
         output_file(args.write, "--write")
     config = SpeculationConfig.from_toml(config_path(args.config, field="--config"))
     profile, source, description = measure(args)
+    seeds = int(args.seeds)
+    if seeds < 2 or str(seeds) != str(args.seeds).strip():
+        raise DataError(f"{args.seeds!r} is not a number of seeds", field="--seeds",
+                        expected="an integer >= 2 (paired intervals need two)")
     recs = recommend(profile, config, source=source,
-                     quadrant="apply" if args.apply_quadrant else "advise")
+                     quadrant="apply" if args.apply_quadrant else "advise",
+                     check=False if args.no_check else "auto", seeds=seeds,
+                     duration=args.check_duration, goals=tuple(args.goal or ()))
     if args.write is not None:
         out = Path(args.write)
         try:
@@ -43,6 +49,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"Source: {description}\nCurrent configuration: {args.config}\n")
         print(recs.summary())
+        if args.all:
+            print("\nEvery rule evaluated (fired or not):")
+            for r in recs.evaluations.iter_rows(named=True):
+                print(f"  {r['rule']:24s} {r['status']:10s} {r['detail']}")
         if args.write is not None:
             print(f"\nProposed configuration written to {args.write}")
     return 0
@@ -85,5 +95,25 @@ examples:
                         help="also apply the classification matrix's settings (lowest "
                         "priority); by default they are only reported")
     parser.add_argument("--json", action="store_true",
-                        help="print the recommendations as JSON")
+                        help="print the recommendations as JSON (every rule's "
+                        "evaluation and the simulation check included)")
+    parser.add_argument("--all", action="store_true",
+                        help="also list every rule evaluated, fired or not, with its "
+                        "evidence (clamps and the values each sizing formula used)")
+    check = parser.add_argument_group(
+        "simulation check",
+        "Each proposal is simulated against the current configuration on the "
+        "workload calibrated from the profile (paired seeds); one predicted to make "
+        "latency p99, tasks rolled back per task, peak memory or refused "
+        "submissions worse beyond noise, or not to improve what its rule targets, "
+        "is withheld and listed with its prediction.")
+    check.add_argument("--no-check", action="store_true",
+                       help="skip the simulation: the guide's rules read literally")
+    check.add_argument("--seeds", default="4", metavar="N",
+                       help="paired seeds per prediction (default 4)")
+    check.add_argument("--check-duration", default="8m", metavar="DURATION",
+                       help="simulated time per run (default 8m)")
+    check.add_argument("--goal", action="append", metavar="FIGURE",
+                       help="a figure you accept to trade for, e.g. "
+                       "task_rollback_rate_pct (repeatable)")
     parser.set_defaults(func=run)

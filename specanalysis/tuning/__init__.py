@@ -44,6 +44,7 @@ from __future__ import annotations
 import polars as pl  # noqa: F401  (used by the module doctest)
 
 from specanalysis.tuning.advise import recommend
+from specanalysis.tuning.check import Check, check_recommendations
 from specanalysis.tuning.resolve import PRIORITIES, Conflict, resolve
 from specanalysis.tuning.results import Recommendation, Recommendations, SkippedRule
 from specanalysis.tuning.rules import (
@@ -56,6 +57,8 @@ from specanalysis.tuning.rules import (
 )
 
 __all__ = [
+    "Check",
+    "check_recommendations",
     "PRIORITIES",
     "Rule",
     "RULES",

@@ -9,7 +9,9 @@ configuration proposed so far), settles disagreements with
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -25,6 +27,7 @@ from specanalysis.tuning.results import (
     _apply,
 )
 from specanalysis.tuning.rules import (
+    CLAMPS,
     MATRIX_RULE,
     ORDER,
     RULES,
@@ -95,7 +98,10 @@ def _measure_extras(source: Any, profile: Any, config: SpeculationConfig
 
 def recommend(profile: Any, config: SpeculationConfig, *, source: Any = None,
               thresholds: TuningThresholds | None = None,
-              quadrant: str = "advise") -> Recommendations:
+              quadrant: str = "advise", check: bool | str = "auto",
+              workload: Any = None, seeds: int | Sequence[int] = 4,
+              duration: str | float = "8m", goals: Sequence[str] = (),
+              settings: Any = None, progress: bool | None = None) -> Recommendations:
     """Evaluate the guide's rules on a workload profile and propose a configuration.
 
     Parameters
@@ -116,6 +122,26 @@ def recommend(profile: Any, config: SpeculationConfig, *, source: Any = None,
         ``"advise"`` (default): the classification matrix's settings are
         reported in :attr:`Recommendations.quadrant` only; ``"apply"``: they
         become lowest-priority recommendations (every measured rule beats them).
+    check
+        Check every proposal by simulation before it is shown
+        (:func:`~specanalysis.tuning.check.check_recommendations`): ``"auto"``
+        (default) checks when a workload is given, or when ``source`` is given
+        and the profile calibrates to a workload (``profile.to_workload()``),
+        and says why not otherwise; ``True``
+        requires it; ``False`` gives the guide's rules read literally, unchecked.
+        Checked, :attr:`Recommendations.items` holds only the proposals predicted
+        to help and not to hurt; the others are in
+        :attr:`Recommendations.withheld` with their predictions.
+    workload
+        The workload to simulate (default: calibrated on ``profile``).
+    seeds, duration
+        Paired seeds and simulated time per run of the check.
+    goals
+        Figures you accept to trade for (see ``check_recommendations``).
+    settings
+        :class:`~specanalysis.sim.SimSettings` of the check's simulations.
+    progress
+        Progress bar of the check (None: on a terminal, outside CI).
 
     Returns
     -------
@@ -151,6 +177,9 @@ def recommend(profile: Any, config: SpeculationConfig, *, source: Any = None,
     if not hasattr(profile, "figures"):
         raise DataError(f"got {type(profile).__name__}", field="profile",
                         expected="a WorkloadProfile (specanalysis.profile_workload)")
+    if check not in (True, False, "auto"):
+        raise DataError(f"unknown check mode {check!r}", field="check",
+                        expected="True, False or 'auto'")
     if quadrant not in ("advise", "apply"):
         raise DataError(f"unknown quadrant mode {quadrant!r}", field="quadrant",
                         expected="'advise' or 'apply'")
@@ -167,12 +196,19 @@ def recommend(profile: Any, config: SpeculationConfig, *, source: Any = None,
 
     def run(rule: Rule, cfg: SpeculationConfig) -> list[Recommendation]:
         ctx = _Context(profile, cfg, th, extras, config.proof.queue_size)
+        clamps: list[str] = []
+        token = CLAMPS.set(clamps)
         try:
             out = rule.evaluate(ctx)
+            if clamps:
+                out = dataclasses.replace(out, evidence=out.evidence + "; "
+                                          + "; ".join(clamps))
         except _Skip as why:
             skipped.append(SkippedRule(rule.id, str(why)))
             evaluations.append((rule.id, rule.parameter, "skipped", str(why)))
             return []
+        finally:
+            CLAMPS.reset(token)
         if not out.fired:
             evaluations.append((rule.id, rule.parameter, "not fired", out.evidence))
             return []
@@ -236,7 +272,28 @@ def recommend(profile: Any, config: SpeculationConfig, *, source: Any = None,
     ev = pl.DataFrame(sorted(evaluations, key=lambda e: ORDER[e[0]]),
                       schema={"rule": pl.String, "parameter": pl.String,
                               "status": pl.String, "detail": pl.String}, orient="row")
-    return Recommendations(items=items, config=config, conflicts=tuple(conflicts),
+    recs = Recommendations(items=items, config=config, conflicts=tuple(conflicts),
                            skipped=tuple(skipped), evaluations=ev, quadrant=advice,
                            notes=tuple(dict.fromkeys(notes)), profile=profile)
+    if check is False or not items:
+        return recs
+    if workload is None and source is None and check == "auto":
+        return dataclasses.replace(recs, notes=recs.notes + (
+            "not checked by simulation: no source to calibrate a workload on; pass "
+            "source= (the profile's source) or workload= to check",))
+    if workload is None:
+        try:
+            workload = profile.to_workload(config)
+        except Exception as exc:  # noqa: BLE001 - any failure means "cannot calibrate"
+            if check is True:
+                raise DataError(f"the profile does not calibrate to a workload: {exc}",
+                                field="check", expected="a profile with rates and "
+                                "proof/confirmation times, or workload=") from None
+            return dataclasses.replace(recs, notes=recs.notes + (
+                "not checked by simulation: the profile does not calibrate to a "
+                f"workload ({exc}); pass workload= to check",))
+    from specanalysis.tuning.check import check_recommendations
+
+    return check_recommendations(recs, workload, seeds=seeds, duration=duration,
+                                 goals=goals, settings=settings, progress=progress)
 

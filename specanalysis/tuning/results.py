@@ -97,6 +97,10 @@ class Recommendations:
         Remarks (estimates used in place of missing measurements, ...).
     profile
         The profile the rules read.
+    check
+        The simulation check (:class:`~specanalysis.tuning.check.Check`): every
+        proposal's predicted effect with its interval, the withheld ones, the
+        set together and the proof-capacity headroom. None when unchecked.
     """
 
     items: tuple[Recommendation, ...]
@@ -107,6 +111,22 @@ class Recommendations:
     quadrant: QuadrantAdvice | None = None
     notes: tuple[str, ...] = ()
     profile: Any = field(default=None, repr=False)
+    check: Any = field(default=None, repr=False)
+
+    @property
+    def withheld(self) -> tuple[Any, ...]:
+        """Proposals a rule made that the simulation check withheld (with why)."""
+        return () if self.check is None else self.check.withheld
+
+    def prediction(self, parameter: str) -> Any:
+        """The simulated prediction of one proposal (None when unchecked)."""
+        key = parameter if parameter.startswith(_P) else _P + parameter
+        if self.check is None:
+            return None
+        for p in self.check.proposals:
+            if p.parameter == key:
+                return p.prediction
+        raise KeyError(f"no checked proposal for {key}")
 
     def __len__(self) -> int:
         return len(self.items)
@@ -187,6 +207,8 @@ class Recommendations:
             "notes": list(self.notes),
             "diff": [dict(zip(("parameter", "before", "after"), row, strict=True))
                      for row in self.diff().iter_rows()],
+            "evaluations": self.evaluations.to_dicts(),
+            "check": None if self.check is None else self.check.to_dict(),
         }
 
     def to_json(self, **kwargs: Any) -> str:
@@ -213,6 +235,19 @@ class Recommendations:
                        f"{RULES_BY_ID[r.rule].source})")
             out.append(f"   evidence: {r.evidence}")
             out.append(f"   expected: {r.expected_effect}")
+            if self.check is not None:
+                out.append(f"   predicted: {self._predicted(r.parameter)}")
+        if self.check is not None:
+            if self.withheld:
+                out += ["", "Withheld by the simulation check (guide rule fired, not "
+                            "proposed):"]
+                out += [f"  - {p.recommendation.parameter}: "
+                        f"{_show(p.recommendation.current)} -> "
+                        f"{_show(p.recommendation.proposed)} "
+                        f"[{p.recommendation.rule}]: {p.reason}" for p in self.withheld]
+            out += ["", self.check.summary()]
+        elif self.items:
+            out += ["", "Not checked by simulation (the guide's rules read literally)."]
         if self.conflicts:
             out += ["", "Conflicts (priority: rollback safety > memory > "
                         "latency/timeouts > throughput/cost > matrix defaults):"]
@@ -227,6 +262,12 @@ class Recommendations:
             out += [f"  - {n}" for n in self.notes]
         out += ["", "Proposed configuration diff:", self.diff_text()]
         return "\n".join(out)
+
+    def _predicted(self, parameter: str) -> str:
+        for p in self.check.proposals:
+            if p.parameter == parameter:
+                return p.reason
+        return "not simulated"
 
     def __repr__(self) -> str:
         changes = ", ".join(f"{r.parameter.removeprefix(_P)} {_show(r.current)}->"
@@ -245,8 +286,24 @@ class Recommendations:
         head = "".join(f"<th>{h}</th>" for h in (
             "parameter", "current", "proposed", "rule", "priority", "evidence",
             "expected effect"))
+        if self.check is not None:
+            rows = "".join(
+                "<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in (
+                    r.parameter, _show(r.current), _show(r.proposed), r.rule,
+                    f"{r.priority} {r.category}", r.evidence,
+                    self._predicted(r.parameter))) + "</tr>"
+                for r in self.items)
+            head = head.replace("expected effect", "predicted effect (simulated)")
         parts = [f"<div><b>Tuning recommendations</b><table><tr>{head}</tr>{rows}"
                  "</table>"]
+        if self.withheld:
+            parts.append("<p><b>Withheld</b> (a guide rule fired; the simulation "
+                         "predicts harm or no benefit)</p><ul>" + "".join(
+                             f"<li>{escape(p.recommendation.line())}: "
+                             f"{escape(p.reason)}</li>" for p in self.withheld)
+                         + "</ul>")
+        if self.check is not None:
+            parts.append(f"<pre>{escape(self.check.summary())}</pre>")
         if self.conflicts:
             parts.append("<p><b>Conflicts</b></p><ul>" + "".join(
                 f"<li>{escape(c.line())}</li>" for c in self.conflicts) + "</ul>")

@@ -63,6 +63,7 @@ Examples
 
 from __future__ import annotations
 
+import contextvars
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -350,6 +351,11 @@ def _bounds(parameter: str) -> tuple[float | None, float | None]:
     return meta["lo"], meta["hi"]
 
 
+#: Clamps applied while one rule is evaluated (read by ``recommend``).
+CLAMPS: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "specanalysis_tuning_clamps", default=None)
+
+
 def _clamp(parameter: str, value: float) -> int:
     lo, hi = _bounds(parameter)
     v = int(value)
@@ -357,6 +363,12 @@ def _clamp(parameter: str, value: float) -> int:
         v = max(v, int(math.ceil(lo)))
     if hi is not None:
         v = min(v, int(math.floor(hi)))
+    notes = CLAMPS.get()
+    if notes is not None and v != int(value):
+        name = parameter.removeprefix(_P)
+        edge = "minimum" if lo is not None and v == int(math.ceil(lo)) else "maximum"
+        verb = "raised" if v > value else "lowered"
+        notes.append(f"{name}: {value:.4g} {verb} to the {v:g} {edge} of its range")
     return v
 
 
