@@ -14,10 +14,11 @@ Prints
    naive baselines (Mann-Whitney and Welch on raw points). Acceptance: block
    test <= 6 % at alpha 0.05.
 3. **Power** of the block test for injected 5, 10 and 20 % shifts.
-4. **A/A on simulator windows**: one long simulation of the fixture workload cut
-   into disjoint 2-hour windows; every pair compared with ``compare()`` (all
-   window figures), false alarms per figure-test, against naive Mann-Whitney on
-   the raw points of the same series.
+4. **A/A on simulator seeds**: the fixture workload simulated with 12 seeds (2 h
+   after a 10-minute warm-up each); every pair of seeds compared with
+   ``compare()`` (all window figures), false alarms per figure-test, against naive
+   Mann-Whitney on the raw points of the same series.
+5. The same on disjoint 2-hour windows of one 24-hour simulation.
 
 Run ``python benchmarks/bench_compare.py`` (``--quick`` for a smoke run:
 fewer replications, a 6-hour simulation).
@@ -168,27 +169,33 @@ def power(reps: int) -> None:
 # ------------------------------------------------------------- 4. simulator
 
 
-def aa_simulator(hours: int) -> None:
-    from scipy.stats import mannwhitneyu
-
-    from specanalysis.compare import WINDOW_FIGURES, _series_expr, compare, window
+def _simulated_windows(seeds: list[int], hours: float) -> list:
+    """One window per simulation (after a 10-minute warm-up), or several per run."""
+    from specanalysis.compare import window
     from specanalysis.fixtures import fixture_config, fixture_workload
     from specanalysis.frames import canonical_samples
     from specanalysis.sim import simulate
     from specanalysis.sources.offline import OfflineSource
 
-    print(f"== 4. A/A on simulator windows: {hours} h of the fixture workload, "
-          "disjoint 2 h windows ==")
-    t0 = time.perf_counter()
-    sim = simulate(fixture_config("baseline"), fixture_workload(),
-                   duration=f"{hours}h", seed=99, progress=False)
-    src = OfflineSource(canonical_samples(sim.samples))
-    start = src.time_range()[0] + timedelta(minutes=10)
-    n_win = (hours * 60 - 10) // 120
-    wins = [window(src, start + timedelta(hours=2 * i), start + timedelta(hours=2 * i + 2))
-            for i in range(n_win)]
-    print(f"simulated {hours} h in {time.perf_counter() - t0:.0f} s; {n_win} windows, "
-          f"{n_win * (n_win - 1) // 2} A/A pairs")
+    wins = []
+    for seed in seeds:
+        sim = simulate(fixture_config("baseline"), fixture_workload(),
+                       duration=f"{int(hours * 60) + 10}m", seed=seed, progress=False)
+        src = OfflineSource(canonical_samples(sim.samples))
+        start = src.time_range()[0] + timedelta(minutes=10)
+        n = max(1, int(hours // 2))
+        wins += [window(src, start + timedelta(hours=2 * i),
+                        start + timedelta(hours=2 * i + 2)) for i in range(n)]
+    return wins
+
+
+def aa_simulator(wins: list, title: str) -> None:
+    from scipy.stats import mannwhitneyu
+
+    from specanalysis.compare import WINDOW_FIGURES, _series_expr, compare
+
+    n_win = len(wins)
+    print(f"== {title}: {n_win} windows of 2 h, {n_win * (n_win - 1) // 2} A/A pairs ==")
     series = [f for f, d in WINDOW_FIGURES.items() if d[0] == "series"]
     raw = {}
     for i, w in enumerate(wins):
@@ -230,7 +237,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 200 replications, 6 h simulation")
     parser.add_argument("--skip", default="", help="comma list of sections to skip "
-                        "(speed,aa,power,sim)")
+                        "(speed,aa,power,sim,simrun)")
     args = parser.parse_args()
     skip = set(args.skip.split(","))
     reps = 200 if args.quick else 1000
@@ -241,7 +248,15 @@ def main() -> None:
     if "power" not in skip:
         power(reps // 4 if args.quick else 300)
     if "sim" not in skip:
-        aa_simulator(6 if args.quick else 24)
+        t0 = time.perf_counter()
+        seeds = list(range(101, 105 if args.quick else 113))
+        wins = _simulated_windows(seeds, 2)
+        print(f"(simulated {len(seeds)} seeds in {time.perf_counter() - t0:.0f} s)")
+        aa_simulator(wins, "4. A/A on simulator seeds (one 2 h window per seed)")
+    if "simrun" not in skip:
+        hours = 6 if args.quick else 24
+        aa_simulator(_simulated_windows([99], hours),
+                     f"5. A/A on disjoint windows of one {hours} h simulation")
 
 
 if __name__ == "__main__":

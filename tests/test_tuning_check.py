@@ -134,3 +134,22 @@ def test_unchecked_when_the_profile_cannot_calibrate():
 
     with pytest.raises(DataError, match="check mode"):
         recommend(prof, SpeculationConfig(max_depth=8), check="sometimes")
+
+
+def test_a_clamp_is_named_in_the_evidence():
+    from datetime import datetime, timezone
+
+    import polars as pl
+
+    from specanalysis.config import SpeculationConfig
+    from specanalysis.profile import Figure, WorkloadProfile, depth_table
+
+    t = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    prof = WorkloadProfile({"confirmation_p99": Figure("confirmation_p99", 1.3, "s")},
+                           depth_table(pl.DataFrame({"le": ["1"], "value": [1.0]})),
+                           "1h", t, t)
+    recs = recommend(prof, SpeculationConfig(), check=False)
+    ev = recs["confirmation_timeout_ms"].evidence
+    # 2 x 1.3 s = 2.6 s, whole seconds 3000 ms, below the parameter's 5000 ms minimum
+    assert recs["confirmation_timeout_ms"].proposed == 5000
+    assert "2 x p99 = 2.6 s" in ev and "3000 raised to the 5000 minimum" in ev

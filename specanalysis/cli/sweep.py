@@ -112,13 +112,14 @@ def load_workload(spec: str | None, overrides: dict[str, Any]) -> Any:
     if spec is None:
         base = Workload()
     elif spec.startswith("fixture:"):
-        from specanalysis.fixtures import load_fixture
+        from specanalysis.fixtures import fixture_config, load_fixture
         from specanalysis.profile import profile_workload
         from specanalysis.sources.offline import OfflineSource
 
-        profile = profile_workload(OfflineSource(load_fixture(spec[len("fixture:"):])),
-                                   window="1h")
-        base = profile.to_workload()
+        name = spec[len("fixture:"):]
+        profile = profile_workload(OfflineSource(load_fixture(name)), window="1h")
+        # calibrated against the configuration the fixture was recorded under
+        base = profile.to_workload(fixture_config(name))
     else:
         path = Path(spec)
         if not path.is_file():

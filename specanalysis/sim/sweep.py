@@ -1301,29 +1301,37 @@ class Sweep:
             hf = heatmap_frame(self, name, x, y)
             xs, ys = hf["x"].unique().sort(), hf["y"].unique().sort()
             for panel in hf["panel"].unique(maintain_order=True).to_list():
-                sub = hf.filter(pl.col("panel") == panel).with_columns(
-                    pl.col("x").cast(pl.String), pl.col("y").cast(pl.String))
-                title = f"{name} (mean of {len(self.seeds)} seeds)" + (
-                    f" at {panel}" if panel else "")
+                # one value dimension per figure, so each heatmap has its own colours
+                sub = hf.filter(pl.col("panel") == panel).select(
+                    pl.col("x").cast(pl.String), pl.col("y").cast(pl.String),
+                    pl.col("value").alias(name), pl.col("lower").alias(f"{name} lower"),
+                    pl.col("upper").alias(f"{name} upper"))
+                title = f"{name}, mean of {len(self.seeds)} seeds" + (
+                    f" ({panel})" if panel else "")
                 parts.append(sub.hvplot.heatmap(
-                    x="x", y="y", C="value", title=title, cmap="viridis",
+                    x="x", y="y", C=name, title=title, cmap="viridis",
                     xlabel=hf["x_name"][0], ylabel=hf["y_name"][0],
-                    hover_cols=["value", "lower", "upper"], colorbar=True,
-                    width=420, height=320).redim.values(x=[str(v) for v in xs],
-                                                        y=[str(v) for v in ys]))
+                    hover_cols=[f"{name} lower", f"{name} upper"], colorbar=True,
+                    clabel=name, width=440, height=320)
+                    .redim.values(x=[str(v) for v in xs], y=[str(v) for v in ys]))
         if pareto is not None:
             pf = pareto_frame(self, *pareto)
             xname, yname = pf["x_name"][0], pf["y_name"][0]
-            cloud = pf.hvplot.scatter(x="x", y="y", by="on_front", hover_cols=["label"],
-                                      xlabel=xname, ylabel=yname, width=420, height=320,
-                                      title=f"Pareto front: {yname} vs {xname}")
+            style = {"x": "x", "y": "y", "hover_cols": ["label"], "xlabel": xname,
+                     "ylabel": yname, "width": 440, "height": 320, "size": 60}
+            cloud = (pf.filter(~pl.col("on_front")).hvplot.scatter(
+                color="#9e9e9e", label="dominated", **style)
+                * pf.filter(pl.col("on_front")).hvplot.scatter(
+                color="#d62728", label="on the front", **style))
             front = pf.filter(pl.col("on_front")).sort("x")
             bars = hv.ErrorBars(
                 [(a, b, b - lo, hi - b) for a, b, lo, hi in front.select(
                     "x", "y", "y_lo", "y_hi").fill_null(pl.col("y")).iter_rows()],
                 vdims=["y", "yerrneg", "yerrpos"])
-            parts.append(cloud * front.hvplot.line(x="x", y="y", color="black") * bars)
-        return hv.Layout(parts).cols(2)
+            parts.append((cloud * front.hvplot.line(x="x", y="y", color="black") * bars)
+                         .opts(title="Pareto front (bars: 95 % interval)",
+                               legend_position="top_right"))
+        return hv.Layout(parts).opts(shared_axes=False).cols(2)
 
 
 def _targets(figures: Sequence[str]) -> dict[str, Any]:

@@ -653,7 +653,8 @@ def _eval_timeout(ctx: _Context) -> _Outcome:
                     math.ceil(ctx.th.timeout_factor * p99) * 1000)
     rel = abs(cur - target) / target
     text = (f"p99 confirmation {ctx.fmt('confirmation_p99')}: "
-            f"{ctx.th.timeout_factor:g} x p99 -> {target} ms")
+            f"{ctx.th.timeout_factor:g} x p99 = {ctx.th.timeout_factor * p99:.3g} s "
+            f"-> {target} ms")
     if cur >= target and rel <= ctx.th.timeout_tolerance:
         return _Outcome(False, f"{text}; configured {cur} ms is at most "
                         f"{100 * ctx.th.timeout_tolerance:g} % above it")
