@@ -46,6 +46,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Iterable, Sequence
@@ -317,15 +318,23 @@ class OpCounts:
     prover: str
     weights: OpWeights
 
+    @functools.cached_property
+    def _by_kind(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for k, w in zip(self.frame["kind"].to_list(),
+                        self.frame["mult_equivalents"].to_list(), strict=True):
+            out[k] = out.get(k, 0.0) + w
+        return out
+
     @property
     def total(self) -> float:
         """Total work W in Fr-multiplication equivalents."""
-        return float(self.frame["mult_equivalents"].sum())
+        return float(sum(self._by_kind.values()))
 
     def part(self, kind: str) -> float:
         """Work of one kind (``fft`` covers transforms and scalar mults)."""
         kinds = ("fft", "scalar") if kind == "fft" else (kind,)
-        return float(self.frame.filter(pl.col("kind").is_in(kinds))["mult_equivalents"].sum())
+        return float(sum(self._by_kind.get(k, 0.0) for k in kinds))
 
     @property
     def msm(self) -> float:
@@ -589,6 +598,11 @@ class CircuitShape:
                            prover=self.prover, weights=weights)
 
 
+@functools.lru_cache(maxsize=512)
+def _shape_ops(shape: CircuitShape, constraints: int, weights: OpWeights) -> OpCounts:
+    return shape.ops(constraints, weights)
+
+
 @dataclass(frozen=True)
 class Parallelism:
     """Parallel efficiency of the MSM and FFT parts (universal scalability law):
@@ -799,7 +813,7 @@ class ProofCostModel:
     # ------------------------------------------------------------- counting
     def ops(self, constraints: int) -> OpCounts:
         """The operation counts of one proof of ``constraints`` constraints."""
-        return self.shape.ops(constraints, self.weights)
+        return _shape_ops(self.shape, _count("constraints", constraints), self.weights)
 
     def _x(self, constraints: int, threads: float, workers: int, cores: int) -> float:
         """Seconds per ns of tau: the parallel-adjusted work of one proof (ns units)."""
@@ -1087,7 +1101,8 @@ class ProofCost:
 
     ``cv`` is the coefficient of variation of one proof's time. For a fixed
     circuit, proving is nearly deterministic (0.05 by default, an assumption no
-    published source measures: measure yours).
+    published source measures: measure yours); ``overhead_cv`` that of the
+    per-batch overhead.
 
     Examples
     --------
@@ -1099,6 +1114,7 @@ class ProofCost:
     per_proof_s: float
     overhead_s: float = 0.0
     cv: float = 0.05
+    overhead_cv: float = 0.0
     aggregation_s: float = 0.0
     aggregation_fixed_s: float = 0.0
     constraints: int | None = None
@@ -1106,7 +1122,8 @@ class ProofCost:
 
     def __post_init__(self) -> None:
         _real("per_proof_s", self.per_proof_s)
-        for name in ("overhead_s", "cv", "aggregation_s", "aggregation_fixed_s"):
+        for name in ("overhead_s", "cv", "overhead_cv", "aggregation_s",
+                     "aggregation_fixed_s"):
             _real(name, getattr(self, name), lo=0.0, lo_open=False)
 
     @property
@@ -1126,7 +1143,7 @@ class ProofCost:
 
     def batch_cs2(self, k: int) -> float:
         """Squared coefficient of variation of a batch's time."""
-        var = k * (self.cv * self.variable_s) ** 2
+        var = k * (self.cv * self.variable_s) ** 2 + (self.overhead_cv * self.fixed_s) ** 2
         return var / self.batch_seconds(k) ** 2
 
     def capacity(self, *, workers: int, batch_size: int = 1) -> float:
@@ -1139,9 +1156,25 @@ class ProofCost:
         """Per-proof time as a simulator distribution (``proof_time``)."""
         return _Lognormal(self.variable_s, self.cv)
 
-    def overhead_spec(self) -> str:
-        """Per-batch overhead as a simulator spec (``proof_overhead``)."""
-        return f"fixed:{self.fixed_s:.9g}s" if self.fixed_s > 0 else "fixed:0s"
+    def overhead_spec(self) -> Any:
+        """Per-batch overhead as a simulator distribution (``proof_overhead``)."""
+        if self.fixed_s <= 0:
+            return "fixed:0s"
+        if self.overhead_cv > 0:
+            return _Lognormal(self.fixed_s, self.overhead_cv)
+        return f"fixed:{self.fixed_s:.9g}s"
+
+    @classmethod
+    def from_workload(cls, workload: Any) -> ProofCost:
+        """The proof cost a simulator workload uses (means and CVs of its
+        ``proof_time`` and ``proof_overhead``), e.g. the bundled fixtures'
+        (:func:`specanalysis.fixtures.fixture_workload`)."""
+        def mean_cv(d: Any) -> tuple[float, float]:
+            return float(d.mean), float(getattr(d, "cv", 0.0) or 0.0)
+
+        per, cv = mean_cv(workload.dist("proof_time"))
+        over, ocv = mean_cv(workload.dist("proof_overhead"))
+        return cls(per_proof_s=per, overhead_s=over, cv=cv, overhead_cv=ocv)
 
     def workload(self, rate: float, **overrides: Any) -> Any:
         """A simulator :class:`~specanalysis.sim.Workload` whose proofs cost this:
@@ -1399,7 +1432,7 @@ class PoolSizing:
             f"Proof pool for a p99 target of {self.target_p99_s:g} s "
             f"(rate {self.rate:.4g}/s, peak {self.peak_rate:.4g}/s): {verdict} the target",
             f"  worker_threads = {self.worker_threads} ({self.threads_per_proof:g} "
-            f"threads per proof), batch_size = {self.batch_size}, queue_size = "
+            f"prover thread(s) each), batch_size = {self.batch_size}, queue_size = "
             f"{self.queue_size} (guide formula: {self.guide_queue_size}), "
             f"timeout_ms = {self.timeout_ms}",
             f"  at the peak: utilisation {p.utilisation:.2f} (headroom "
@@ -1455,7 +1488,7 @@ def size_proof_pool(rate: float, peak_rate: float, proof_cost: Any, target_p99: 
                     cores: int, *, constraints: int | None = None,
                     workers: Iterable[int] | None = None,
                     batch_sizes: Iterable[int] = (1, 2, 4, 8, 16),
-                    batch_timeout: float | None = None, queue_overflow: float = 1e-4,
+                    batch_timeout: float | None = 1.0, queue_overflow: float = 1e-4,
                     timeout_quantile: float = 0.9999,
                     timeout_margin: float = 1.5) -> PoolSizing:
     """Propose ``worker_threads``, ``batch_size``, ``queue_size`` and
@@ -1464,7 +1497,9 @@ def size_proof_pool(rate: float, peak_rate: float, proof_cost: Any, target_p99: 
     Every (workers, batch size) pair is priced with :func:`proof_pool` at the
     peak; with a :class:`ProofCostModel` the per-proof time depends on the
     workers (``cores // workers`` threads each, the parallel-efficiency model),
-    with a :class:`ProofCost` or seconds it does not. The proposal is the pair
+    with a :class:`ProofCost` or seconds it does not. Batches wait at most
+    ``batch_timeout`` seconds to fill (1 s: the simulator's reading,
+    ``SimSettings.batch_timeout``; ``None`` waits for a full batch). The proposal is the pair
     with the lowest p99 at the peak (ties: fewer workers, smaller batch);
     ``queue_size`` keeps the chance of a full queue at the peak below
     ``queue_overflow`` (``P(Nq >= k) = ErlangC rho^k``), ``timeout_ms`` is
