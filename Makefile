@@ -8,7 +8,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test lint fixtures bench clean
+.PHONY: lab test lint fixtures bench fuzz clean
 
 $(STAMP): pyproject.toml
 	@echo "==> installing specanalysis and its dependencies into $(VENV) (first run: a few minutes)"
@@ -31,6 +31,10 @@ lint: $(STAMP)
 
 fixtures: $(STAMP)
 	$(BIN)/specanalysis fixtures build
+
+# the fuzz tier's long profile: >= 100,000 cases per parser (hours on 2 cores)
+fuzz: $(STAMP)
+	SPECANALYSIS_FUZZ=long $(BIN)/python -m pytest -n 2 -q tests/fuzz
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_loaders.py

@@ -1,6 +1,8 @@
 """Benchmark the data layer against its named baselines, in one run on the same inputs.
 
-(a) query_range JSON (10^5 and 10^6 points, Prometheus' own output format)
+(a) query_range JSON (10^5 and 10^6 points, Prometheus' own output format, and
+    the same answer in two other JSON layouts: ``json.dumps`` defaults (a space
+    after each separator) and ``jq .`` (2-space indent, one token per line))
     parsed by ``specanalysis.io.promapi.parse_query_response`` vs
     ``prometheus_api_client.MetricRangeDataFrame`` (fed ``json.loads(body)``,
     as the client does with ``response.json()``): time ratio (best of N) and
@@ -81,6 +83,9 @@ def _parse_baseline(body: bytes):
 
 PARSERS = {"ours": _parse_ours, "baseline": _parse_baseline}
 
+#: other valid layouts of the same answer (issue 12, finding 15)
+LAYOUTS = {"json.dumps default": {}, "jq . (indent 2)": {"indent": 2}}
+
 
 def _status_kb(field: str) -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -137,6 +142,18 @@ def bench_json(sizes: list[int], tmp: Path) -> list[dict]:
             "time_ratio": t_base / t_ours,
             "mem_ratio": m_base["rss_delta_mb"] / max(m_ours["rss_delta_mb"], 1e-9),
         })
+        doc = json.loads(body)
+        for name, layout in LAYOUTS.items():
+            other = json.dumps(doc, **layout).encode()
+            t_o, f_o = _best(lambda other=other: _parse_ours(other), 3)
+            t_b, _ = _best(lambda other=other: _parse_baseline(other),
+                           1 if n >= 10**6 else 2)
+            assert f_o.equals(frame), name
+            rows.append({
+                "what": f"  same, {name} layout ({len(other) / 1e6:.0f} MB)",
+                "ours": f"{t_o:.3f} s", "baseline": f"{t_b:.3f} s",
+                "time_ratio": t_b / t_o, "mem_ratio": None,
+            })
     return rows
 
 

@@ -30,6 +30,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -194,11 +195,27 @@ class Expr:
         return binop(other, "/", self)
 
 
+@functools.lru_cache(maxsize=1024)
+def _re2(pattern: str, label: str):
+    """The pattern compiled with RE2, the regex engine (and dialect) Prometheus uses."""
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False
+    try:
+        return re2.compile(pattern, options)
+    except re2.error as err:
+        raise QueryError(f"invalid regular expression {pattern!r}: {err}",
+                         field=label, expected="an RE2 regular expression") from None
+
+
 @dataclass(frozen=True)
 class Matcher:
     """A label matcher: ``label op "value"`` with op one of ``= != =~ !~``.
 
-    Regular expressions are fully anchored, as in Prometheus.
+    Regular expressions are fully anchored and use RE2 (``google-re2``), the
+    engine and dialect of Prometheus: ``(?i)`` inside a group is accepted,
+    backreferences and lookarounds are not.
 
     Examples
     --------
@@ -219,11 +236,7 @@ class Matcher:
             raise QueryError(f"label value {self.value!r} for {self.label!r} is not a "
                              "string", field=self.label, expected="a str")
         if self.op in ("=~", "!~"):
-            try:
-                re.compile(self.value)
-            except re.error as err:
-                raise QueryError(f"invalid regular expression {self.value!r}: {err}",
-                                 field=self.label) from None
+            _re2(self.value, self.label)
 
     @property
     def promql(self) -> str:
@@ -236,7 +249,7 @@ class Matcher:
             return v == self.value
         if self.op == "!=":
             return v != self.value
-        hit = re.fullmatch(self.value, v) is not None
+        hit = _re2(self.value, self.label).fullmatch(v) is not None
         return hit if self.op == "=~" else not hit
 
 

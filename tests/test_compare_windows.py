@@ -220,6 +220,18 @@ def test_fixture_windows_agree_with_the_simulators_exact_figures():
         assert true_change < 0
     if abs(true_change) > 0.10:
         assert mem["verdict"] == ("improved" if true_change < 0 else "regressed")
+    # any change called has the sign of the simulator's exact change
+    exact = {"latency_p50_s": "latency_p50_s", "latency_p99_s": "latency_p99_s",
+             "proof_p99_s": "proof_p99_s", "memory_mb": "memory_avg_mb",
+             "avg_rollback_size": "avg_rollback_size",
+             "rollback_rate_pct": "rollback_rate_pct"}
+    for name, key in exact.items():
+        r = t[name]
+        if r["verdict"] in ("improved", "regressed"):
+            true = truth_a[key] / truth_b[key] - 1
+            assert (r["change_pct"] > 0) == (true > 0), name
+            better_lower = r["better"] == "lower"
+            assert (r["verdict"] == "improved") == ((true < 0) == better_lower), name
     # every window figure is judged or explained
     for r in t.values():
         assert r["verdict"] in ("improved", "regressed", "equivalent", "inconclusive",

@@ -45,10 +45,11 @@ LAYER_NAMES = ("vocabulary", "data", "understand", "decide/tell", "present")
 LAYERS: dict[str, int] = {
     "errors": 0, "_time": 0, "catalogue": 0, "frames": 0, "query": 0, "matrix": 0,
     "config": 0, "_optional": 0, "stats": 0, "buckets": 0, "limits": 0, "_secrets": 0,
+    "_display": 0,
     "io": 1, "sources": 1, "sim": 1, "datasets": 1, "fixtures": 1,
     "profile": 2, "classify": 2, "calibrate": 2, "models": 2, "compare": 2,
     "tuning": 3, "report": 3,
-    "plots": 4, "widgets": 4, "cli": 4, "__main__": 4,
+    "plots": 4, "widgets": 4, "cli": 4, "__main__": 4, "notebook": 4,
 }
 
 _MODULE_PATH = re.compile(rf"^{PACKAGE}(\.[A-Za-z_][A-Za-z0-9_]*)+$")

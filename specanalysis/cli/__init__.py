@@ -37,7 +37,8 @@ from specanalysis.errors import (
 __all__ = ["main", "build_parser"]
 
 # command modules, in the order --help lists them
-COMMANDS = ("profile", "recommend", "compare", "bench", "sweep", "fixtures", "model")
+COMMANDS = ("profile", "recommend", "compare", "bench", "sweep", "fixtures", "model",
+            "proofcost")
 
 EPILOG = """\
 examples:
@@ -55,6 +56,8 @@ examples:
       --report report.html
   specanalysis model latency --fixture baseline
   specanalysis model rollback --fixture baseline --json
+  specanalysis proofcost --constraints 1000000 --cores 16
+  specanalysis proofcost size-pool --fixture baseline --target-p99 60
 
 Live Prometheus: set SPECANALYSIS_PROMETHEUS_URL (and SPECANALYSIS_PROMETHEUS_TOKEN
 for a bearer token; it is never printed) or pass --prometheus URL.

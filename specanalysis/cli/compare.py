@@ -30,8 +30,8 @@ verdicts per figure: improved, regressed, equivalent (the 90 % interval of the
 change lies within the tolerance), inconclusive (with the minimum detectable
 change and the runs/window that would resolve it), changed (no better direction).
 
-exit codes: 0 nothing failed the gate, 1 the --fail-on gate is met,
-2 bad input, 3 data source unreachable
+--fail-on regression exits 1 when any metric regressed; --fail-on inconclusive
+also when one is inconclusive or a rigour check failed (a strict CI gate).
 
 examples:
   specanalysis compare results-before/ results-after/

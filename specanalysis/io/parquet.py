@@ -5,13 +5,15 @@ with NaN, nullable String labels), so a frame written with
 :func:`write_samples` comes back equal from :func:`read_samples`, which
 validates it on the way in.
 
-Integrity: :func:`write_samples` stores a SHA-256 of the samples (column
-names, dtypes, every value and null, in order) in the file's key-value
-metadata under ``specanalysis.samples.sha256``; :func:`read_samples` recomputes
-it and refuses a file whose data changed (a flipped byte that still decodes).
-Files written by other tools carry no checksum and are read unverified. A
-panic of the Parquet reader on a corrupt file becomes a
-:class:`~specanalysis.errors.ParseError`.
+Integrity: :func:`write_samples` stores two SHA-256 checksums in the file's
+key-value metadata: ``specanalysis.samples.sha256`` of the samples (column
+names, dtypes, every value and null, in order), verified after decoding, and
+``specanalysis.file.sha256`` of the file's own bytes (with the digest's 64
+characters read as zeros), verified *before* the Parquet reader sees a byte --
+a damaged page header can make the reader allocate exabytes and abort the
+process, which no ``except`` can catch. Files written by other tools carry no
+checksum and are read unverified; a panic of the Parquet reader on them
+becomes a :class:`~specanalysis.errors.ParseError`.
 
 Examples
 --------
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from os import PathLike
 from pathlib import Path
 
@@ -41,6 +44,39 @@ __all__ = ["write_samples", "read_samples", "samples_checksum", "CHECKSUM_KEY"]
 
 #: Key of the samples checksum in the Parquet key-value metadata.
 CHECKSUM_KEY = "specanalysis.samples.sha256"
+#: Key of the whole-file checksum (its value counts as 64 zeros when hashing).
+FILE_CHECKSUM_KEY = "specanalysis.file.sha256"
+_PLACEHOLDER = "0" * 64
+_FILE_DIGEST = re.compile(re.escape(FILE_CHECKSUM_KEY.encode()) + rb"[\x00-\xff]{1,6}?"
+                          rb"([0-9a-f]{64})")
+_TAIL = 1 << 16  # the footer (and so the key) lies in the last bytes
+
+
+def _file_digest(data: bytes, start: int) -> str:
+    h = hashlib.sha256()
+    h.update(memoryview(data)[:start])
+    h.update(_PLACEHOLDER.encode())
+    h.update(memoryview(data)[start + 64:])
+    return h.hexdigest()
+
+
+def _verify_file(data: bytes, source: str) -> bool:
+    """Check the whole-file digest; True when the file carries one and it matches."""
+    offset = max(0, len(data) - _TAIL)
+    tail = data[offset:]
+    m = _FILE_DIGEST.search(tail)
+    if m is None:
+        if b"specanalysis." in tail:
+            raise DataError("the checksum metadata is damaged", source=source,
+                            field=FILE_CHECKSUM_KEY,
+                            expected="the file as write_samples wrote it")
+        return False
+    start = offset + m.start(1)
+    if _file_digest(data, start) != m.group(1).decode():
+        raise DataError("the file does not match the checksum written into it (it "
+                        "was changed or damaged)", source=source, field=FILE_CHECKSUM_KEY,
+                        expected="the file as write_samples wrote it")
+    return True
 
 
 def samples_checksum(frame: pl.DataFrame) -> str:
@@ -99,9 +135,18 @@ def write_samples(frame: pl.DataFrame, path: str | PathLike[str]) -> Path:
     """
     path = Path(path)
     frame = validate_samples(frame, source=str(path))
+    buf = io.BytesIO()
+    frame.write_parquet(buf, compression="zstd", statistics=True,
+                        metadata={CHECKSUM_KEY: samples_checksum(frame),
+                                  FILE_CHECKSUM_KEY: _PLACEHOLDER})
+    data = bytearray(buf.getvalue())
+    key = FILE_CHECKSUM_KEY.encode()
+    at = data.rfind(key)
+    start = data.find(_PLACEHOLDER.encode(), at + len(key))
+    data[start:start + 64] = _file_digest(bytes(data), start).encode()
     try:
-        frame.write_parquet(path, compression="zstd", statistics=True,
-                            metadata={CHECKSUM_KEY: samples_checksum(frame)})
+        with open(path, "wb") as fh:
+            fh.write(data)
     except OSError as exc:
         raise DataError(f"cannot write the file: {exc.strerror or exc}",
                         source=str(path), expected="a writable path") from None
@@ -126,6 +171,7 @@ def read_samples(path: str | PathLike[str]) -> pl.DataFrame:
     """
     path = Path(path)
     data = read_file(path, what="a Parquet samples file")
+    _verify_file(data, str(path))
     failure: SpecAnalysisError | None = None
     try:
         meta = pl.read_parquet_metadata(io.BytesIO(data))

@@ -447,9 +447,12 @@ def _parse_compact_matrix(
             e = end(body, m.end())
             if e is None:
                 return None
+            seg = body[m.end():e.start()]
+            if _space_in_strings(seg):
+                return None  # JSON may hold it, a number may not: the general path
             skeleton.append(body[pos:m.start()])
             skeleton.append(b'"values":%d' % len(segments))
-            segments.append(body[m.end():e.start()].translate(None, _WHITESPACE))
+            segments.append(seg.translate(None, _WHITESPACE))
             pos = e.end()
         if not segments:
             return None
@@ -480,6 +483,8 @@ def _parse_compact_matrix(
     del skeleton, segments  # keep the peak near one copy of the values
     if csv[:1] == b'"' or b'\n"' in csv:
         return None  # a quoted timestamp: the general path refuses it by name
+    if csv.count(b"\n") != sum(counts) - 1 or b"\r" in csv:
+        return None  # a line break inside a quoted value (not JSON): the general path
     try:
         raw = pl.read_csv(
             io.BytesIO(csv),
@@ -512,6 +517,16 @@ def _parse_compact_matrix(
     )
     labels = _label_frame(metrics, status, source)
     return QueryResponse(_assemble(points, labels), result_type, warnings, infos)
+
+
+def _space_in_strings(seg: bytes) -> bool:
+    """Whether whitespace occurs inside a quoted string of a values array."""
+    import numpy as np
+
+    arr = np.frombuffer(seg, dtype=np.uint8)
+    inside = (np.cumsum(arr == 34, dtype=np.uint8) & 1).astype(bool)
+    ws = (arr == 32) | (arr == 10) | (arr == 9) | (arr == 13)
+    return bool((ws & inside).any())
 
 
 # ------------------------------------------------------- general path

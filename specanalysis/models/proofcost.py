@@ -46,6 +46,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Iterable, Sequence
@@ -179,15 +180,29 @@ class OpWeights:
 
     @classmethod
     def from_machine(cls, profile: Any) -> OpWeights:
-        """Op-type ratios measured with galois (:func:`measure_machine`): the
-        butterfly, the G1 mixed addition (doubling at 0.4 of it), the G2 and BLS
-        factors, and the small fields' mult times relative to BN254 Fr."""
-        m = profile.mult_ns
-        return cls(butterfly=profile.butterfly_equiv, g1_add=profile.g1_madd_equiv,
-                   g1_double=0.4 * profile.g1_madd_equiv, g2_factor=profile.g2_factor,
-                   bls_base_factor=profile.bls_base_factor,
-                   babybear_mult=m["babybear"] / m["bn254"],
-                   goldilocks_mult=m["goldilocks"] / m["bn254"])
+        """Op-type ratios from galois speeds measured on this machine
+        (:func:`measure_machine`).
+
+        The butterfly is measured as a whole; the group operations are composed
+        from the measured field multiplication and addition times with their
+        EFD formulas (mixed addition 7M+4S+9A, doubling 2M+5S+8A on Fq; a G2
+        addition over Fp2 with 3M+5A per Fp2 multiplication), because timing the
+        whole formula on galois object arrays adds allocation and cache effects
+        of Python integers (2-10x on a loaded machine) that native code does not
+        have. The BLS12-381 factor is the measured 381-bit/254-bit Fq
+        multiplication ratio; the small fields' weights are their measured
+        multiplication times relative to BN254 Fr.
+        """
+        m, a = profile.mult_ns, profile.add_ns
+        fr = m["bn254"]
+        mq, aq = m["bn254-fq"] / fr, a["bn254-fq"] / fr
+        g1_add = 11 * mq + 9 * aq
+        g2_add = 11 * (3 * mq + 5 * aq) + 9 * 2 * aq
+        return cls(butterfly=profile.butterfly_equiv, g1_add=g1_add,
+                   g1_double=7 * mq + 8 * aq, g2_factor=g2_add / g1_add,
+                   bls_base_factor=m["bls12-381-fq"] / m["bn254-fq"],
+                   babybear_mult=m["babybear"] / fr,
+                   goldilocks_mult=m["goldilocks"] / fr)
 
     def field_mult(self, field_name: str) -> float:
         """Cost of one multiplication in ``field_name``."""
@@ -318,15 +333,23 @@ class OpCounts:
     prover: str
     weights: OpWeights
 
+    @functools.cached_property
+    def _by_kind(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for k, w in zip(self.frame["kind"].to_list(),
+                        self.frame["mult_equivalents"].to_list(), strict=True):
+            out[k] = out.get(k, 0.0) + w
+        return out
+
     @property
     def total(self) -> float:
         """Total work W in Fr-multiplication equivalents."""
-        return float(self.frame["mult_equivalents"].sum())
+        return float(sum(self._by_kind.values()))
 
     def part(self, kind: str) -> float:
         """Work of one kind (``fft`` covers transforms and scalar mults)."""
         kinds = ("fft", "scalar") if kind == "fft" else (kind,)
-        return float(self.frame.filter(pl.col("kind").is_in(kinds))["mult_equivalents"].sum())
+        return float(sum(self._by_kind.get(k, 0.0) for k in kinds))
 
     @property
     def msm(self) -> float:
@@ -590,6 +613,11 @@ class CircuitShape:
                            prover=self.prover, weights=weights)
 
 
+@functools.lru_cache(maxsize=512)
+def _shape_ops(shape: CircuitShape, constraints: int, weights: OpWeights) -> OpCounts:
+    return shape.ops(constraints, weights)
+
+
 @dataclass(frozen=True)
 class Parallelism:
     """Parallel efficiency of the MSM and FFT parts (universal scalability law):
@@ -800,7 +828,7 @@ class ProofCostModel:
     # ------------------------------------------------------------- counting
     def ops(self, constraints: int) -> OpCounts:
         """The operation counts of one proof of ``constraints`` constraints."""
-        return self.shape.ops(constraints, self.weights)
+        return _shape_ops(self.shape, _count("constraints", constraints), self.weights)
 
     def _x(self, constraints: int, threads: float, workers: int, cores: int) -> float:
         """Seconds per ns of tau: the parallel-adjusted work of one proof (ns units)."""
@@ -1088,7 +1116,8 @@ class ProofCost:
 
     ``cv`` is the coefficient of variation of one proof's time. For a fixed
     circuit, proving is nearly deterministic (0.05 by default, an assumption no
-    published source measures: measure yours).
+    published source measures: measure yours); ``overhead_cv`` that of the
+    per-batch overhead.
 
     Examples
     --------
@@ -1100,6 +1129,7 @@ class ProofCost:
     per_proof_s: float
     overhead_s: float = 0.0
     cv: float = 0.05
+    overhead_cv: float = 0.0
     aggregation_s: float = 0.0
     aggregation_fixed_s: float = 0.0
     constraints: int | None = None
@@ -1107,7 +1137,8 @@ class ProofCost:
 
     def __post_init__(self) -> None:
         _real("per_proof_s", self.per_proof_s)
-        for name in ("overhead_s", "cv", "aggregation_s", "aggregation_fixed_s"):
+        for name in ("overhead_s", "cv", "overhead_cv", "aggregation_s",
+                     "aggregation_fixed_s"):
             _real(name, getattr(self, name), lo=0.0, lo_open=False)
 
     @property
@@ -1127,7 +1158,7 @@ class ProofCost:
 
     def batch_cs2(self, k: int) -> float:
         """Squared coefficient of variation of a batch's time."""
-        var = k * (self.cv * self.variable_s) ** 2
+        var = k * (self.cv * self.variable_s) ** 2 + (self.overhead_cv * self.fixed_s) ** 2
         return var / self.batch_seconds(k) ** 2
 
     def capacity(self, *, workers: int, batch_size: int = 1) -> float:
@@ -1140,9 +1171,25 @@ class ProofCost:
         """Per-proof time as a simulator distribution (``proof_time``)."""
         return _Lognormal(self.variable_s, self.cv)
 
-    def overhead_spec(self) -> str:
-        """Per-batch overhead as a simulator spec (``proof_overhead``)."""
-        return f"fixed:{self.fixed_s:.9g}s" if self.fixed_s > 0 else "fixed:0s"
+    def overhead_spec(self) -> Any:
+        """Per-batch overhead as a simulator distribution (``proof_overhead``)."""
+        if self.fixed_s <= 0:
+            return "fixed:0s"
+        if self.overhead_cv > 0:
+            return _Lognormal(self.fixed_s, self.overhead_cv)
+        return f"fixed:{self.fixed_s:.9g}s"
+
+    @classmethod
+    def from_workload(cls, workload: Any) -> ProofCost:
+        """The proof cost a simulator workload uses (means and CVs of its
+        ``proof_time`` and ``proof_overhead``), e.g. the bundled fixtures'
+        (:func:`specanalysis.fixtures.fixture_workload`)."""
+        def mean_cv(d: Any) -> tuple[float, float]:
+            return float(d.mean), float(getattr(d, "cv", 0.0) or 0.0)
+
+        per, cv = mean_cv(workload.dist("proof_time"))
+        over, ocv = mean_cv(workload.dist("proof_overhead"))
+        return cls(per_proof_s=per, overhead_s=over, cv=cv, overhead_cv=ocv)
 
     def workload(self, rate: float, **overrides: Any) -> Any:
         """A simulator :class:`~specanalysis.sim.Workload` whose proofs cost this:
@@ -1400,7 +1447,7 @@ class PoolSizing:
             f"Proof pool for a p99 target of {self.target_p99_s:g} s "
             f"(rate {self.rate:.4g}/s, peak {self.peak_rate:.4g}/s): {verdict} the target",
             f"  worker_threads = {self.worker_threads} ({self.threads_per_proof:g} "
-            f"threads per proof), batch_size = {self.batch_size}, queue_size = "
+            f"prover thread(s) each), batch_size = {self.batch_size}, queue_size = "
             f"{self.queue_size} (guide formula: {self.guide_queue_size}), "
             f"timeout_ms = {self.timeout_ms}",
             f"  at the peak: utilisation {p.utilisation:.2f} (headroom "
@@ -1456,7 +1503,7 @@ def size_proof_pool(rate: float, peak_rate: float, proof_cost: Any, target_p99: 
                     cores: int, *, constraints: int | None = None,
                     workers: Iterable[int] | None = None,
                     batch_sizes: Iterable[int] = (1, 2, 4, 8, 16),
-                    batch_timeout: float | None = None, queue_overflow: float = 1e-4,
+                    batch_timeout: float | None = 1.0, queue_overflow: float = 1e-4,
                     timeout_quantile: float = 0.9999,
                     timeout_margin: float = 1.5) -> PoolSizing:
     """Propose ``worker_threads``, ``batch_size``, ``queue_size`` and
@@ -1465,7 +1512,9 @@ def size_proof_pool(rate: float, peak_rate: float, proof_cost: Any, target_p99: 
     Every (workers, batch size) pair is priced with :func:`proof_pool` at the
     peak; with a :class:`ProofCostModel` the per-proof time depends on the
     workers (``cores // workers`` threads each, the parallel-efficiency model),
-    with a :class:`ProofCost` or seconds it does not. The proposal is the pair
+    with a :class:`ProofCost` or seconds it does not. Batches wait at most
+    ``batch_timeout`` seconds to fill (1 s: the simulator's reading,
+    ``SimSettings.batch_timeout``; ``None`` waits for a full batch). The proposal is the pair
     with the lowest p99 at the peak (ties: fewer workers, smaller batch);
     ``queue_size`` keeps the chance of a full queue at the peak below
     ``queue_overflow`` (``P(Nq >= k) = ErlangC rho^k``), ``timeout_ms`` is

@@ -296,7 +296,7 @@ class OfflineSource:
         if isinstance(node, q.HistogramQuantile):
             return self._histogram_quantile(node, self._eval(node.expr, steps))
         if isinstance(node, q.Aggregation):
-            return _aggregate(node, self._eval(node.expr, steps))
+            return _aggregate(node, self._eval(node.expr, steps), self.semantics)
         if isinstance(node, q.ScalarFunction):
             vec = self._eval(node.expr, steps)
             n = vec.present.sum(axis=0)
@@ -455,10 +455,9 @@ def _window_function(
     if func == "last_over_time":
         return v[last], ok
     if func in ("sum_over_time", "avg_over_time"):
-        total = _window_sums(v, lo, hi)
         if func == "sum_over_time":
-            return total, ok
-        return total / np.maximum(n, 1), ok
+            return _window_sums(v, lo, hi), ok
+        return _window_means(v, lo, hi), ok
     if func in ("max_over_time", "min_over_time"):
         ufunc = np.fmax if func == "max_over_time" else np.fmin
         return _window_extreme(v, lo, hi, ufunc), ok
@@ -512,12 +511,58 @@ def _extrapolated_rate(
     return result * factor
 
 
+def _kahan_inc(inc: np.ndarray, total: np.ndarray, comp: np.ndarray):
+    """Prometheus' kahanSumInc (Neumaier), elementwise: ``(total, compensation)``."""
+    t = total + inc
+    big = np.abs(total) >= np.abs(inc)
+    comp = comp + np.where(big, (total - t) + inc, (inc - t) + total)
+    comp = np.where(np.isinf(t), 0.0, comp)
+    return t, comp
+
+
+def _kahan_rows(rows: np.ndarray) -> np.ndarray:
+    """Compensated sum over axis 0 (in row order) of a (rows, steps) array."""
+    total = np.zeros(rows.shape[1])
+    comp = np.zeros(rows.shape[1])
+    for row in rows:
+        total, comp = _kahan_inc(row, total, comp)
+    return np.where(np.isinf(total), total, total + comp)
+
+
+def _window_kahan(v: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                  scale: np.ndarray | None = None) -> np.ndarray:
+    """Compensated sum of ``v[lo:hi] * scale`` per window, sample by sample."""
+    n = hi - lo
+    total = np.zeros(lo.shape)
+    comp = np.zeros(lo.shape)
+    for k in range(int(n.max()) if n.size else 0):
+        live = k < n
+        inc = np.where(live, v[np.minimum(lo + k, v.size - 1)], 0.0)
+        if scale is not None:
+            inc = inc * scale
+        total, comp = _kahan_inc(inc, total, comp)
+    return np.where(np.isinf(total), total, total + comp)
+
+
 def _window_sums(v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Sum of v[lo:hi] per step with IEEE NaN/Inf semantics (extended-precision prefix sums)."""
+    """Sum of v[lo:hi] per step, compensated like Prometheus' (Kahan-Neumaier) sums.
+
+    Extended-precision prefix sums answer most windows in O(1); a window whose
+    prefixes are much larger than its sum (cancellation, e.g. ``1 1e100 1
+    -1e100``) is summed sample by sample with compensation instead.
+    """
     finite = np.isfinite(v)
     pref = np.concatenate([[0.0], np.cumsum(np.where(finite, v, 0.0),
                                             dtype=np.longdouble)])
-    total = (pref[hi] - pref[lo]).astype(np.float64)
+    wide = pref[hi] - pref[lo]
+    total = wide.astype(np.float64)
+    apref = np.concatenate([[0.0], np.cumsum(np.where(finite, np.abs(v), 0.0))])
+    scale = np.maximum((np.abs(pref[hi]) + np.abs(pref[lo])).astype(np.float64),
+                       apref[hi] - apref[lo])
+    with np.errstate(invalid="ignore"):
+        redo = np.flatnonzero((hi > lo) & ~(scale <= 256.0 * np.abs(total)))
+    if redo.size:
+        total[redo] = _window_kahan(np.where(finite, v, 0.0), lo[redo], hi[redo])
     if not finite.all():
         def count(mask: np.ndarray) -> np.ndarray:
             c = np.concatenate([[0], np.cumsum(mask)])
@@ -527,6 +572,22 @@ def _window_sums(v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         total = np.where(ninf > 0, -np.inf, total)
         total = np.where((nan > 0) | ((pinf > 0) & (ninf > 0)), np.nan, total)
     return total
+
+
+def _window_means(v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """avg_over_time: the compensated sum / n; where the sum overflows but the mean
+    does not (values near +-1e308), the compensated sum of v / n."""
+    n = np.maximum(hi - lo, 1)
+    total = _window_sums(v, lo, hi)
+    mean = total / n
+    over = np.flatnonzero(np.isinf(total))
+    if over.size:
+        finite = np.isfinite(v)
+        c = np.concatenate([[0], np.cumsum(~finite)])
+        clean = over[(c[hi[over]] - c[lo[over]]) == 0]  # overflow, not an Inf input
+        if clean.size:
+            mean[clean] = _window_kahan(v, lo[clean], hi[clean], 1.0 / n[clean])
+    return mean
 
 
 def _window_extreme(v: np.ndarray, lo: np.ndarray, hi: np.ndarray, ufunc) -> np.ndarray:
@@ -640,7 +701,35 @@ def _group_keys(labels: list[Labels], by: tuple[str, ...] | None,
     return [() for _ in labels]
 
 
-def _aggregate(node: q.Aggregation, vec) -> _Vector:
+def _avg_prom2(vals: np.ndarray, pres: np.ndarray) -> np.ndarray:
+    """Prometheus 2.x avg: the running mean ``m += v/n - m/n`` (no overflow)."""
+    mean = np.zeros(vals.shape[1])
+    count = np.zeros(vals.shape[1])
+    for v, p in zip(vals, pres, strict=True):
+        count = count + p
+        first = p & (count == 1)
+        keep = np.isinf(mean) & ((np.isinf(v) & ((mean > 0) == (v > 0)))
+                                 | (~np.isinf(v) & ~np.isnan(v)))
+        upd = p & ~first & ~keep
+        step = v / np.maximum(count, 1) - mean / np.maximum(count, 1)
+        mean = np.where(first, v, np.where(upd, mean + step, mean))
+    return mean
+
+
+def _avg_prom3(vals: np.ndarray, pres: np.ndarray, cnt: np.ndarray) -> np.ndarray:
+    """Prometheus 3.x avg: compensated sum / n, or a compensated running mean
+    where the sum overflows."""
+    rows = np.where(pres, vals, 0.0)
+    total = _kahan_rows(rows)
+    mean = total / np.maximum(cnt, 1)
+    inf_in = (np.isinf(vals) & pres).any(axis=0)
+    over = np.isinf(total) & ~inf_in
+    if over.any():
+        mean = np.where(over, _kahan_rows(rows / np.maximum(cnt, 1)), mean)
+    return mean
+
+
+def _aggregate(node: q.Aggregation, vec, semantics: str = "prom2") -> _Vector:
     n_steps = vec.values.shape[1]
     groups: dict[Labels, list[int]] = {}
     for i, key in enumerate(_group_keys(vec.labels, node.by, node.without)):
@@ -655,10 +744,12 @@ def _aggregate(node: q.Aggregation, vec) -> _Vector:
             cnt = pres.sum(axis=0)
             if node.op == "count":
                 res = cnt.astype(np.float64)
-            elif node.op in ("sum", "avg"):
-                res = np.where(pres, vals, 0.0).sum(axis=0)
-                if node.op == "avg":
-                    res = res / np.maximum(cnt, 1)
+            elif node.op == "sum":
+                rows = np.where(pres, vals, 0.0)
+                res = _kahan_rows(rows) if semantics == "prom3" else rows.sum(axis=0)
+            elif node.op == "avg":
+                res = (_avg_prom3(vals, pres, cnt) if semantics == "prom3"
+                       else _avg_prom2(vals, pres))
             else:
                 ufunc = np.fmax if node.op == "max" else np.fmin
                 res = ufunc.reduce(np.where(pres, vals, np.nan), axis=0)

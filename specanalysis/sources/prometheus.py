@@ -616,7 +616,8 @@ class PrometheusSource:
                     if target[0] not in ("http", "https") or not target[1]:
                         raise PrometheusError(
                             f"the server redirected to a non-HTTP URL "
-                            f"({_display_url(url)[:200]!r})", error_type="bad_redirect",
+                            f"({mask(_display_url(url))[:200]!r})",
+                            error_type="bad_redirect",
                             status=resp.status_code, source=_display_url(prep.url),
                             expected="redirects to http(s) URLs only")
                     if url in seen:
