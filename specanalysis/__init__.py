@@ -121,6 +121,8 @@ _LAZY: dict[str, str] = {
     "predict_at_depth": "specanalysis.models.rollback",
     "fixture_names": "specanalysis.fixtures",
     "fixture_path": "specanalysis.fixtures",
+    # notebooks: plots and widgets that render offline
+    "setup_notebook": "specanalysis.notebook",
     "load_config": "specanalysis.fixtures",
     "config_names": "specanalysis.fixtures",
     "config_path": "specanalysis.fixtures",
@@ -138,6 +140,7 @@ _SUBMODULES = {
     "datasets", "matrix", "classify",
     "profile", "tuning", "plots", "widgets", "fixtures", "cli", "models", "stats",
     "report", "buckets", "calibrate",
+    "notebook",
 }
 
 __all__ = sorted([*_LAZY, "__version__"])

@@ -14,14 +14,28 @@ _PIP_NAMES = {"hvplot": "hvplot", "ipywidgets": "ipywidgets", "galois": "galois"
               "dask": "specanalysis[distributed]"}
 
 
-def require(module: str) -> ModuleType:
+#: Plotting packages: importing one inside a Jupyter kernel first switches the
+#: notebook to offline rendering (:mod:`specanalysis._display`), so the JavaScript
+#: they send comes from the installed packages, not from a CDN.
+_PLOTTING = ("hvplot", "holoviews", "panel", "bokeh")
+
+
+def require(module: str, *, offline: bool = True) -> ModuleType:
     """Import ``module`` or raise :class:`MissingDependencyError` naming the package.
+
+    ``offline`` (default): before the first plotting import inside a Jupyter
+    kernel, set the notebook up to render offline
+    (:func:`specanalysis.notebook.setup`).
 
     Examples
     --------
     >>> require("json").__name__
     'json'
     """
+    if offline and module.split(".")[0] in _PLOTTING:
+        from specanalysis import _display
+
+        _display.ensure()
     try:
         return importlib.import_module(module)
     except ImportError as exc:

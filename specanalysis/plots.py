@@ -36,23 +36,26 @@ from typing import Any
 import polars as pl
 
 from specanalysis._time import format_duration, parse_duration, to_datetime
-from specanalysis.errors import DataError
-from specanalysis.profile import (
+from specanalysis.catalogue import (
     ACTIVE,
     BRANCHES,
+    DEPTH,
     MEMORY,
     PROOF,
     ROLLBACKS,
     TASKS,
+)
+from specanalysis.errors import DataError
+from specanalysis.profile import (
     Characterization,
     Thresholds,
     WorkloadProfile,
-    _as_source,
     _resolve_time,
     _time_range,
     characterize,
     profile_workload,
 )
+from specanalysis.sources._base import Source, as_source
 
 __all__ = [
     "task_rate_frame",
@@ -69,6 +72,7 @@ __all__ = [
     "plot_memory",
     "plot_active",
     "plot_classification",
+    "memory_groups",
 ]
 
 _TS = pl.Datetime("ms", "UTC")
@@ -81,7 +85,7 @@ def _q():
 
 
 def _range(
-    source: Any, window: str | float, start: Any, end: Any, step: str | float
+    source: Source, window: str | float, start: Any, end: Any, step: str | float
 ) -> tuple[datetime, datetime, str, str]:
     """Resolve (start, end, window text, step text), defaulting to the data's span."""
     w = format_duration(parse_duration(window, field="window"))
@@ -111,7 +115,7 @@ def _range(
     return start_dt, end_dt, w, st
 
 
-def _eval(source: Any, expr: Any, start: datetime, end: datetime, step: str
+def _eval(source: Source, expr: Any, start: datetime, end: datetime, step: str
           ) -> pl.DataFrame:
     return source.evaluate_range(expr, start, end, step)
 
@@ -127,14 +131,15 @@ def _label_or(frame: pl.DataFrame, label: str, default: str) -> pl.Expr:
 
 
 def task_rate_frame(
-    source: Any, *, window: str | float = "5m", start: Any = None, end: Any = None,
+    source: Source | pl.DataFrame, *, window: str | float = "5m", start: Any = None,
+    end: Any = None,
     step: str | float = "1m",
 ) -> pl.DataFrame:
     """Task rate over time: ``timestamp``, ``tasks_per_min``.
 
     Query: ``sum(rate(speculation_tasks_total[window])) * 60`` at each step.
     """
-    source = _as_source(source)
+    source = as_source(source)
     start, end, w, st = _range(source, window, start, end, step)
     q = _q()
     res = _eval(source, q.sum(q.rate(q.metric(TASKS), w)) * 60, start, end, st)
@@ -144,7 +149,7 @@ def task_rate_frame(
 
 
 def depth_distribution_frame(
-    source: Any, *, window: str | float = "1h", at: Any = None,
+    source: Source | pl.DataFrame, *, window: str | float = "1h", at: Any = None,
     profile: WorkloadProfile | None = None,
 ) -> pl.DataFrame:
     """Depth distribution over ``window`` ending at ``at`` (one row per bucket).
@@ -159,17 +164,25 @@ def depth_distribution_frame(
 
 
 def proof_latency_frame(
-    source: Any, *, window: str | float = "5m", start: Any = None, end: Any = None,
+    source: Source | pl.DataFrame, *, window: str | float = "5m", start: Any = None,
+    end: Any = None,
     step: str | float = "1m", quantiles: tuple[float, ...] = (0.5, 0.9, 0.99),
     family: str = PROOF,
 ) -> pl.DataFrame:
-    """Histogram quantiles over time: ``timestamp``, ``quantile`` (``"p50"``...), ``seconds``.
+    """Histogram quantiles over time with the bucket each falls in.
+
+    Columns: ``timestamp``, ``quantile`` (``"p50"``...), ``seconds``, and
+    ``bucket_lo``/``bucket_hi``: the bounds of the histogram bucket holding the
+    estimate. ``histogram_quantile`` interpolates linearly inside that bucket,
+    so the true quantile is only known to lie somewhere in it: that is the
+    resolution of the figure (``bucket_hi`` is +Inf above the last finite
+    bound, ``bucket_lo`` is 0 below the first).
 
     Query per quantile: ``histogram_quantile(q, sum by (le) (rate(<family>_bucket[window])))``.
     ``family`` may name any seconds histogram (``solana_confirmation_seconds``,
     ``speculation_e2e_latency_seconds``).
     """
-    source = _as_source(source)
+    source = as_source(source)
     start, end, w, st = _range(source, window, start, end, step)
     q = _q()
     parts = []
@@ -181,14 +194,56 @@ def proof_latency_frame(
         parts.append(res.select(
             pl.col("timestamp").cast(_TS), pl.lit(name).alias("quantile"),
             pl.col("value").alias("seconds")))
+    schema = {"timestamp": _TS, "quantile": pl.String, "seconds": pl.Float64,
+              "bucket_lo": pl.Float64, "bucket_hi": pl.Float64}
     if not parts:
-        return pl.DataFrame(schema={"timestamp": _TS, "quantile": pl.String,
-                                    "seconds": pl.Float64})
-    return pl.concat(parts).sort("quantile", "timestamp")
+        return pl.DataFrame(schema=schema)
+    out = pl.concat(parts)
+    bounds = _bucket_bounds(source, family, w, start, end, st)
+    lo, hi = [], []
+    for v in out["seconds"].to_list():
+        a, b = _bucket_of(v, bounds)
+        lo.append(a)
+        hi.append(b)
+    return out.with_columns(pl.Series("bucket_lo", lo, pl.Float64),
+                            pl.Series("bucket_hi", hi, pl.Float64)
+                            ).select(list(schema)).sort("quantile", "timestamp")
+
+
+def _bucket_bounds(source: Source | pl.DataFrame, family: str, window: str, start: datetime,
+                   end: datetime, step: str) -> list[float]:
+    """The finite ``le`` bounds of a histogram family in the range, ascending."""
+    q = _q()
+    res = _eval(source, q.sum(q.rate(q.metric(family + "_bucket"), window), by=["le"]),
+                start, end, step)
+    if "le" not in res.columns:
+        return []
+    out = set()
+    for le in res["le"].drop_nulls().unique().to_list():
+        try:
+            v = float(le)
+        except ValueError:
+            continue
+        if math.isfinite(v):
+            out.add(v)
+    return sorted(out)
+
+
+def _bucket_of(value: float | None, bounds: list[float]) -> tuple[float, float]:
+    """``(lo, hi]``: the histogram bucket holding ``value`` (NaN for NaN/none)."""
+    if value is None or math.isnan(value) or not bounds:
+        return math.nan, math.nan
+    lo = 0.0
+    for b in bounds:
+        if value <= b:
+            return lo, b
+        lo = b
+    return lo, math.inf
 
 
 def rollback_rate_frame(
-    source: Any, *, window: str | float = "5m", start: Any = None, end: Any = None,
+    source: Source | pl.DataFrame, *, window: str | float = "5m", start: Any = None,
+    end: Any = None,
     step: str | float = "1m",
 ) -> pl.DataFrame:
     """Rollbacks over time by reason: ``timestamp``, ``reason``, ``rollbacks_per_min``, ``pct_of_tasks``.
@@ -198,7 +253,7 @@ def rollback_rate_frame(
     (NaN when no tasks ran). A series without a ``reason`` label shows as
     ``"unlabelled"``.
     """
-    source = _as_source(source)
+    source = as_source(source)
     start, end, w, st = _range(source, window, start, end, step)
     q = _q()
     rb = _eval(source, q.sum(q.rate(q.metric(ROLLBACKS), w), by=["reason"]) * 60,
@@ -222,7 +277,7 @@ def rollback_rate_frame(
 
 
 def memory_frame(
-    source: Any, *, start: Any = None, end: Any = None, step: str | float = "1m",
+    source: Source | pl.DataFrame, *, start: Any = None, end: Any = None, step: str | float = "1m",
 ) -> pl.DataFrame:
     """Memory by component over time: ``timestamp``, ``component``, ``mb``.
 
@@ -230,7 +285,7 @@ def memory_frame(
     (the gauge's value at each step, within the engine's lookback). Series
     without a ``component`` label show as ``"total"``.
     """
-    source = _as_source(source)
+    source = as_source(source)
     start, end, _, st = _range(source, step, start, end, step)
     q = _q()
     res = _eval(source, q.sum(q.metric(MEMORY), by=["component"]) / 1024 / 1024,
@@ -243,7 +298,7 @@ def memory_frame(
 
 
 def active_frame(
-    source: Any, *, start: Any = None, end: Any = None, step: str | float = "1m",
+    source: Source | pl.DataFrame, *, start: Any = None, end: Any = None, step: str | float = "1m",
 ) -> pl.DataFrame:
     """Active tasks and branches over time: ``timestamp``, ``series``, ``value``.
 
@@ -251,7 +306,7 @@ def active_frame(
     ``series`` is ``"active_tasks"`` or ``"active_branches"`` (a metric the source
     lacks contributes no rows).
     """
-    source = _as_source(source)
+    source = as_source(source)
     start, end, _, st = _range(source, step, start, end, step)
     q = _q()
     parts = []
@@ -290,7 +345,7 @@ def classification_frame(
         volume = workload.features["volume_per_min"]
         depth = workload.features[f"depth_{th.depth_stat}"]
         label = workload.label
-    elif hasattr(workload, "evaluate"):  # a source: characterise it first
+    elif isinstance(workload, Source | pl.DataFrame):  # characterise it first
         return classification_frame(characterize(workload, thresholds=thresholds),
                                     thresholds=thresholds)
     else:
@@ -323,8 +378,10 @@ def classification_frame(
 def _hv():
     from specanalysis._optional import require
 
-    require("hvplot.polars")
-    return require("holoviews")
+    hv = require("holoviews")  # in a kernel: switches to offline rendering first
+    if not hasattr(pl.DataFrame, "hvplot"):  # hvplot re-imports itself per cell
+        require("hvplot.polars")
+    return hv
 
 
 def _empty_guard(frame: pl.DataFrame, what: str) -> None:
@@ -333,68 +390,235 @@ def _empty_guard(frame: pl.DataFrame, what: str) -> None:
                         expected=f"samples of {what}")
 
 
-def plot_task_rate(source: Any, **kwargs: Any) -> Any:
+_TIME = "time (UTC)"
+_TIME_TIP = ("time", "@{timestamp}{%F %T} UTC")
+_TIME_FMT = {"@{timestamp}": "datetime"}
+
+
+def _tips(*tips: tuple[str, str]) -> dict[str, Any]:
+    """Hover tooltips: the time in UTC first, then each value with its unit."""
+    return {"hover_tooltips": [_TIME_TIP, *tips], "hover_formatters": _TIME_FMT}
+
+
+def _with_tips(obj: Any, *tips: tuple[str, str]) -> Any:
+    """Apply :func:`_tips` to every curve and area of ``obj`` (also inside overlays)."""
+    hv = _hv()
+    spec = _tips(*tips)
+    return obj.opts(hv.opts.Curve(**spec), hv.opts.Area(**spec))
+
+
+def _target(name: str) -> Any:
+    from specanalysis.catalogue import TARGETS
+
+    return TARGETS.get(name)
+
+
+def _target_line(hv: Any, value: float, text: str, data_max: float, x0: Any
+                 ) -> tuple[list[Any], tuple[float, float] | None]:
+    """A dashed target line with its label, and the y range that shows both.
+
+    A target more than three times the largest value would squash the data into
+    the bottom of the plot; then only a note in the top-left corner says where
+    the target is, and the range stays the data's.
+    """
+    if not math.isfinite(data_max) or data_max <= 0:
+        return [], None
+    if value > 3 * data_max:
+        note = hv.Text(x0, data_max, f" {text}: far above the data, off the scale",
+                       halign="left", valign="top").opts(text_color="crimson",
+                                                          text_font_size="9pt")
+        return [note], None
+    line = hv.HLine(value).opts(color="crimson", line_dash="dashed", line_width=1.5)
+    label = hv.Text(x0, value, f" {text}", halign="left", valign="bottom").opts(
+        text_color="crimson", text_font_size="9pt")
+    return [line, label], (0.0, 1.15 * max(value, data_max))
+
+
+def plot_task_rate(source: Source | pl.DataFrame, **kwargs: Any) -> Any:
     """Line plot of :func:`task_rate_frame` (kwargs go to the frame builder)."""
     _hv()
     f = task_rate_frame(source, **kwargs)
     _empty_guard(f, TASKS)
-    return f.hvplot.line(x="timestamp", y="tasks_per_min", title="Task rate",
-                         ylabel="tasks/min")
+    return _with_tips(
+        f.hvplot.line(x="timestamp", y="tasks_per_min", title="Task rate",
+                      xlabel=_TIME, ylabel="tasks/min", responsive=True, height=300),
+        ("task rate", "@{tasks_per_min}{0.0} tasks/min"))
 
 
-def plot_depth_distribution(source: Any, **kwargs: Any) -> Any:
-    """Bar chart of tasks per depth bucket (:func:`depth_distribution_frame`)."""
-    _hv()
+def plot_depth_distribution(source: Source | pl.DataFrame, *, max_depth: int | None = None,
+                            **kwargs: Any) -> Any:
+    """Bar chart of tasks per depth bucket (:func:`depth_distribution_frame`).
+
+    ``max_depth`` (the configured limit) adds a marker: depth counts unconfirmed
+    ancestors, so the deepest allowed level is ``max_depth - 1``.
+    """
+    hv = _hv()
     f = depth_distribution_frame(source, **kwargs)
-    _empty_guard(f, "speculation_depth_histogram_bucket")
+    _empty_guard(f, DEPTH + "_bucket")
     # integer bucket bounds: bucket ``le=d`` holds the tasks at depth d exactly
     f = f.with_columns(
         pl.when(pl.col("depth").is_finite())
         .then(pl.col("depth").cast(pl.Int64).cast(pl.String))
-        .otherwise(pl.lit("+Inf")).alias("bucket"))
-    return f.hvplot.bar(x="bucket", y="count", title="Speculation depth distribution",
+        .otherwise(pl.lit("+Inf")).alias("bucket"),
+        (pl.col("share") * 100).alias("share_pct"))
+    deepest = None if max_depth is None else str(int(max_depth) - 1)
+    f = f.with_columns(pl.when(pl.col("bucket") == (deepest or ""))
+                       .then(pl.lit("crimson")).otherwise(pl.lit("#30a2da"))
+                       .alias("color"))
+    title = "Speculation depth distribution"
+    if deepest is not None:
+        title += (f" — red: depth {deepest}, the deepest level max_depth = "
+                  f"{max_depth} allows")
+    return f.hvplot.bar(x="bucket", y="count", title=title,
                         xlabel="depth (unconfirmed ancestors)", ylabel="tasks",
-                        hover_cols=["le", "share"])
+                        hover_cols=["share_pct", "color"], responsive=True,
+                        height=300).opts(
+        color=hv.dim("color"),
+        hover_tooltips=[("depth", "@{bucket}"), ("tasks", "@{count}{0,0}"),
+                        ("share", "@{share_pct}{0.0} %")])
 
 
-def plot_proof_latency(source: Any, **kwargs: Any) -> Any:
-    """p50/p90/p99 lines of :func:`proof_latency_frame`, in quantile order."""
+def plot_proof_latency(source: Source | pl.DataFrame, **kwargs: Any) -> Any:
+    """p50/p90/p99 of :func:`proof_latency_frame`, each inside its histogram bucket.
+
+    Each quantile is a line (``histogram_quantile``'s interpolation) over a band
+    spanning the bucket it falls in: the histogram cannot place the quantile
+    more precisely than that band. The guide's target for proof generation
+    (p99 < 60 s, :data:`~specanalysis.catalogue.TARGETS`) is a dashed line.
+    """
     f = proof_latency_frame(source, **kwargs)
-    _empty_guard(f, kwargs.get("family", PROOF))
+    family = kwargs.get("family", PROOF)
+    _empty_guard(f, family)
     hv = _hv()
-    lines = [f.filter(pl.col("quantile") == name).hvplot.line(
-                 x="timestamp", y="seconds", label=name)
-             for name in f["quantile"].unique(maintain_order=True).to_list()]
-    return hv.Overlay(lines).opts(title="Proof generation latency", ylabel="s",
-                                  legend_position="right")
+    colors = {"p50": "#1f77b4", "p90": "#ff7f0e", "p99": "#d62728"}
+    layers = []
+    size = {"responsive": True, "height": 320}
+    for name in f["quantile"].unique(maintain_order=True).to_list():
+        part = f.filter(pl.col("quantile") == name).with_columns(
+            pl.when(pl.col("bucket_hi").is_finite()).then(pl.col("bucket_hi"))
+            .otherwise(pl.col("seconds")).alias("band_hi"))
+        color = colors.get(name, "gray")
+        layers.append(part.hvplot.area(
+            x="timestamp", y="bucket_lo", y2="band_hi", alpha=0.12, color=color,
+            line_alpha=0, hover=False, label=f"{name} bucket", **size))
+        layers.append(_with_tips(
+            part.hvplot.line(x="timestamp", y="seconds", label=name, color=color,
+                             hover_cols=["bucket_lo", "bucket_hi"], **size),
+            (name, "@{seconds}{0.000} s"),
+            ("in bucket", "@{bucket_lo}{0.000} – @{bucket_hi}{0.000} s")))
+    finite_hi = f.filter(pl.col("bucket_hi").is_finite())["bucket_hi"].max()
+    data_max = max(f["seconds"].drop_nans().max() or 0.0, finite_hi or 0.0)
+    target = _target("proof_p99_s") if family == PROOF else (
+        _target("latency_p99_s") if family.endswith("e2e_latency_seconds") else None)
+    ylim = None
+    if target is not None:
+        extra, ylim = _target_line(hv, target.value,
+                                   f"guide target: p99 {target.op} {target.value:g} s",
+                                   float(data_max), f["timestamp"].min())
+        layers.extend(extra)
+    what = "Proof generation time" if family == PROOF else family
+    opts: dict[str, Any] = {"title": f"{what}: p50/p90/p99, each in its histogram "
+                            "bucket (band)", "ylabel": "s", "xlabel": _TIME,
+                            "legend_position": "right", **size}
+    if ylim is not None:
+        opts["ylim"] = ylim
+    return hv.Overlay(layers).opts(**opts)
 
 
-def plot_rollback_rate(source: Any, *, y: str = "rollbacks_per_min", **kwargs: Any
+def plot_rollback_rate(source: Source | pl.DataFrame, *, y: str = "rollbacks_per_min", **kwargs: Any
                        ) -> Any:
-    """Rollback rate by reason (``y``: ``"rollbacks_per_min"`` or ``"pct_of_tasks"``)."""
-    _hv()
+    """Rollback rate by reason (``y``: ``"rollbacks_per_min"`` or ``"pct_of_tasks"``).
+
+    As ``pct_of_tasks`` the reasons are stacked (their sum is the guide's
+    rollback rate) and the guide's target (< 5 % of tasks) is a dashed line.
+    """
+    hv = _hv()
     f = rollback_rate_frame(source, **kwargs)
     _empty_guard(f, ROLLBACKS)
-    return f.hvplot.line(x="timestamp", y=y, by="reason", title="Rollbacks by reason",
-                         ylabel="rollbacks/min" if y == "rollbacks_per_min" else "%")
+    if y == "pct_of_tasks":
+        plot = _with_tips(
+            f.hvplot.area(x="timestamp", y=y, by="reason", stacked=True,
+                          title="Rollbacks as a share of tasks, by reason",
+                          xlabel=_TIME, ylabel="% of tasks", responsive=True,
+                          height=300),
+            ("reason", "@{reason}"), ("rollbacks", "@{pct_of_tasks}{0.00} % of tasks"))
+        target = _target("rollback_rate_pct")
+        total = f.group_by("timestamp").agg(pl.col(y).sum())[y].drop_nans().max()
+        extra, ylim = _target_line(hv, target.value,
+                                   f"guide target: {target.op} {target.value:g} % of tasks",
+                                   float(total or 0.0), f["timestamp"].min())
+        out = hv.Overlay([plot, *extra])
+        return out.opts(ylim=ylim) if ylim is not None else out
+    return _with_tips(
+        f.hvplot.line(x="timestamp", y=y, by="reason", title="Rollbacks by reason",
+                      xlabel=_TIME, ylabel="rollbacks/min", responsive=True, height=300),
+        ("reason", "@{reason}"), ("rollbacks", "@{rollbacks_per_min}{0.00}/min"))
 
 
-def plot_memory(source: Any, **kwargs: Any) -> Any:
-    """Stacked area of memory by component (:func:`memory_frame`)."""
-    _hv()
+def memory_groups(frame: pl.DataFrame, *, min_share: float = 0.05) -> dict[str, str]:
+    """Component -> display group: components under ``min_share`` of the total mean
+    memory are grouped as ``"other (n components)"``.
+
+    Examples
+    --------
+    >>> f = pl.DataFrame({"component": ["a", "b", "c"], "mb": [95.0, 3.0, 2.0]})
+    >>> memory_groups(f)
+    {'a': 'a', 'b': 'other (2 components)', 'c': 'other (2 components)'}
+    """
+    means = frame.group_by("component").agg(pl.col("mb").mean()).sort("mb",
+                                                                      descending=True)
+    total = float(means["mb"].sum() or 0.0)
+    small = [c for c, m in means.iter_rows() if total > 0 and m / total < min_share]
+    if len(small) < 2:
+        return {c: c for c in means["component"]}
+    other = f"other ({len(small)} components)"
+    return {c: (other if c in small else c) for c in means["component"]}
+
+
+def plot_memory(source: Source | pl.DataFrame, *, min_share: float = 0.05, **kwargs: Any) -> Any:
+    """Memory by component (:func:`memory_frame`), every component visible.
+
+    Top: stacked area of the components, those under ``min_share`` of the total
+    grouped (:func:`memory_groups`). Below: the grouped small components on a
+    log scale, so none is an invisible sliver. Returns a ``holoviews.Layout``
+    (or just the stack when nothing is small).
+    """
+    hv = _hv()
     f = memory_frame(source, **kwargs)
     _empty_guard(f, MEMORY)
-    return f.hvplot.area(x="timestamp", y="mb", by="component", stacked=True,
-                         title="Speculation memory", ylabel="MB")
+    groups = memory_groups(f, min_share=min_share)
+    grouped = f.with_columns(pl.col("component").replace_strict(groups).alias("group")
+                             ).group_by("timestamp", "group").agg(pl.col("mb").sum()
+                                                                  ).sort("group", "timestamp")
+    stack = _with_tips(
+        grouped.hvplot.area(x="timestamp", y="mb", by="group", stacked=True,
+                            title="Speculation memory by component (stacked)",
+                            xlabel=_TIME, ylabel="MB", width=900, height=300),
+        ("component", "@{group}"), ("memory", "@{mb}{0.0} MB"))
+    small = sorted(c for c, g in groups.items() if g != c)
+    if not small:
+        return stack
+    detail = f.filter(pl.col("component").is_in(small)).with_columns(
+        pl.when(pl.col("mb") > 0).then(pl.col("mb")).otherwise(None).alias("mb")
+    ).hvplot.line(
+        x="timestamp", y="mb", by="component", logy=True,
+        title=f"The {len(small)} small components (log scale: each visible)",
+        xlabel=_TIME, ylabel="MB (log)", width=900, height=240)
+    detail = _with_tips(detail, ("component", "@{component}"),
+                        ("memory", "@{mb}{0.000} MB"))
+    return hv.Layout([stack, detail]).cols(1).opts(shared_axes=False)
 
 
-def plot_active(source: Any, **kwargs: Any) -> Any:
+def plot_active(source: Source | pl.DataFrame, **kwargs: Any) -> Any:
     """Active tasks and branches over time (:func:`active_frame`)."""
     _hv()
     f = active_frame(source, **kwargs)
     _empty_guard(f, ACTIVE)
-    return f.hvplot.line(x="timestamp", y="value", by="series",
-                         title="Active tasks and branches", ylabel="count")
+    return _with_tips(
+        f.hvplot.line(x="timestamp", y="value", by="series",
+                      title="Active tasks and branches", xlabel=_TIME, ylabel="count",
+                      responsive=True, height=300),
+        ("series", "@{series}"), ("in flight", "@{value}{0}"))
 
 
 def plot_classification(

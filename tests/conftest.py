@@ -29,3 +29,13 @@ def prometheus_bin() -> dict[str, str]:
             pytest.fail(msg + " [SPECANALYSIS_REQUIRE_PROMETHEUS=1]")
         pytest.skip(msg + "; set SPECANALYSIS_REQUIRE_PROMETHEUS=1 to make this fail")
     return found  # type: ignore[return-value]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Say where the browser tier wrote its screenshots (tests/browser/)."""
+    from pathlib import Path
+
+    env = os.environ.get("SPECANALYSIS_SCREENSHOTS")
+    folder = Path(env) if env else Path(__file__).resolve().parent.parent / "build" / "screenshots"
+    if folder.is_dir() and any(folder.glob("*.png")):
+        terminalreporter.write_line(f"browser tier screenshots: {folder}")

@@ -45,10 +45,11 @@ LAYER_NAMES = ("vocabulary", "data", "understand", "decide/tell", "present")
 LAYERS: dict[str, int] = {
     "errors": 0, "_time": 0, "catalogue": 0, "frames": 0, "query": 0, "matrix": 0,
     "config": 0, "_optional": 0, "stats": 0, "buckets": 0, "limits": 0, "_secrets": 0,
+    "_display": 0,
     "io": 1, "sources": 1, "sim": 1, "datasets": 1, "fixtures": 1,
     "profile": 2, "classify": 2, "calibrate": 2, "models": 2, "compare": 2,
     "tuning": 3, "report": 3,
-    "plots": 4, "widgets": 4, "cli": 4, "__main__": 4,
+    "plots": 4, "widgets": 4, "cli": 4, "__main__": 4, "notebook": 4,
 }
 
 _MODULE_PATH = re.compile(rf"^{PACKAGE}(\.[A-Za-z_][A-Za-z0-9_]*)+$")
@@ -100,7 +101,8 @@ def _is_module(dotted: str, root: Path) -> bool:
     return (root / rel).with_suffix(".py").is_file() or (root / rel / "__init__.py").is_file()
 
 
-def _docstring_nodes(tree: ast.Module) -> set[int]:
+def docstring_nodes(tree: ast.Module) -> set[int]:
+    """ids of the docstring constants of a parsed module (module, classes, functions)."""
     ids = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef |
@@ -117,7 +119,7 @@ def imports_of(path: Path, root: Path, lazy: dict[str, str]) -> list[tuple[int, 
     me = module_name(path, root)
     package = me if path.name == "__init__.py" else me.rsplit(".", 1)[0]
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    docstrings = _docstring_nodes(tree)
+    docstrings = docstring_nodes(tree)
     found: list[tuple[int, str]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):

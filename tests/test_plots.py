@@ -153,3 +153,86 @@ def test_classification_frame_accepts_a_source_and_refuses_nonsense():
     assert frame.height == 1 and frame["volume_per_min"][0] > 100
     with pytest.raises(DataError, match="workload"):
         plots.classification_frame(object())
+
+
+def test_proof_latency_frame_bucket_of_each_quantile(source):
+    f = plots.proof_latency_frame(source, window="5m", step="10m")
+    for name, lo, hi in (("p50", 2.0, 5.0), ("p90", 5.0, 10.0), ("p99", 5.0, 10.0)):
+        part = f.filter(pl.col("quantile") == name)
+        assert part["bucket_lo"].unique().to_list() == [lo], name
+        assert part["bucket_hi"].unique().to_list() == [hi], name
+        assert ((part["seconds"] > lo) & (part["seconds"] <= hi)).all()
+
+
+def test_bucket_of_edges():
+    bounds = [0.1, 0.25, 1.0]
+    assert plots._bucket_of(0.05, bounds) == (0.0, 0.1)
+    assert plots._bucket_of(0.25, bounds) == (0.1, 0.25)  # le is inclusive
+    assert plots._bucket_of(3.0, bounds) == (1.0, math.inf)
+    assert all(math.isnan(x) for x in plots._bucket_of(math.nan, bounds))
+
+
+def test_memory_groups_small_components():
+    f = pl.DataFrame({"component": ["big", "mid", "s1", "s2", "s3"],
+                      "mb": [900.0, 80.0, 10.0, 6.0, 4.0]})
+    groups = plots.memory_groups(f)
+    assert groups["big"] == "big" and groups["mid"] == "mid"
+    assert {groups[c] for c in ("s1", "s2", "s3")} == {"other (3 components)"}
+    # a single small component is left alone (grouping one thing hides nothing)
+    assert plots.memory_groups(f.filter(pl.col("component") != "s2")
+                               .filter(pl.col("component") != "s3"))["s1"] == "s1"
+
+
+def _render(obj):
+    hv = pytest.importorskip("holoviews")
+    return hv.render(obj, backend="bokeh")
+
+
+def _figures(model):
+    from bokeh.models import Plot
+
+    return list(model.select({"type": Plot}))
+
+
+def test_time_axes_say_utc_and_tooltips_carry_units(source):
+    pytest.importorskip("hvplot")
+    from bokeh.models import HoverTool
+
+    for obj, unit in ((plots.plot_task_rate(source, step="5m"), "tasks/min"),
+                      (plots.plot_proof_latency(source, step="10m"), " s"),
+                      (plots.plot_rollback_rate(source, step="10m"), "/min"),
+                      (plots.plot_active(source, step="10m"), "in flight")):
+        for fig in _figures(_render(obj)):
+            assert fig.xaxis[0].axis_label == "time (UTC)"
+            tips = [t for h in fig.select({"type": HoverTool}) for t in h.tooltips]
+            text = " ".join(f"{a} {b}" for a, b in tips)
+            assert "UTC" in text and unit in text, text
+
+
+def test_rollback_share_plot_has_the_guide_target(source):
+    hv = pytest.importorskip("holoviews")
+    pytest.importorskip("hvplot")
+    obj = plots.plot_rollback_rate(source, y="pct_of_tasks", step="10m")
+    lines = obj.traverse(lambda x: x, [hv.HLine])
+    # guide: rollbacks < 5 % of tasks (TARGETS["rollback_rate_pct"])
+    assert [ln.data for ln in lines] == [5.0]
+
+
+def test_proof_latency_shows_bucket_bands_and_a_far_target_as_a_note(source):
+    hv = pytest.importorskip("holoviews")
+    pytest.importorskip("hvplot")
+    obj = plots.plot_proof_latency(source, step="10m")
+    areas = obj.traverse(lambda x: x, [hv.Area])
+    assert len(areas) == 3  # one band per quantile
+    # the data reach 10 s; the 60 s target is more than 3x that: a note, no line
+    assert not obj.traverse(lambda x: x, [hv.HLine])
+    texts = [t.text for t in obj.traverse(lambda x: x, [hv.Text])]
+    assert any("60 s" in t and "off the scale" in t for t in texts)
+
+
+def test_memory_plot_splits_small_components_onto_a_log_scale(source):
+    hv = pytest.importorskip("holoviews")
+    pytest.importorskip("hvplot")
+    obj = plots.plot_memory(source, step="15m", min_share=0.25)
+    # proof_cache is 20 of 120 MB (< 25 %) but alone: nothing to group
+    assert not isinstance(obj, hv.Layout)

@@ -472,7 +472,18 @@ def test_machine_profile_is_measured_then_cached(tmp_path, monkeypatch):
     assert again.from_cache and again.mult_ns == prof.mult_ns
     assert list(tmp_path.glob("proofcost-machine-*.json"))
     w = pc.OpWeights.from_machine(again)
-    assert w.g1_add == pytest.approx(prof.g1_madd_equiv)
+    # composed from the measured mult/add times with the EFD formula 7M+4S+9A
+    fr = prof.mult_ns["bn254"]
+    assert w.g1_add == pytest.approx((11 * prof.mult_ns["bn254-fq"]
+                                      + 9 * prof.add_ns["bn254-fq"]) / fr)
+    mq = prof.mult_ns["bn254-fq"] / fr
+    aq = prof.add_ns["bn254-fq"] / fr
+    # G2 over Fp2 (Karatsuba: 3 mults + 5 adds per Fp2 mult): more than 3x a G1 add's mults
+    assert w.g2_factor == pytest.approx((11 * (3 * mq + 5 * aq) + 18 * aq)
+                                        / (11 * mq + 9 * aq))
+    assert w.g2_factor > 3 * 11 * mq / (11 * mq + 9 * aq)
+    assert w.bls_base_factor == pytest.approx(prof.mult_ns["bls12-381-fq"]
+                                              / prof.mult_ns["bn254-fq"])
     assert "mult" in again.summary() and again.tidy().height == 16
 
 

@@ -128,3 +128,54 @@ def test_readme_block_runs(block, tmp_path):
         f"{proc.stderr[-3000:]}")
     assert proc.stdout.strip(), f"README block at line {block.line} printed nothing"
     assert "Traceback" not in proc.stderr
+
+
+# blocks that need a live Prometheus run against a real one (other live servers,
+# such as a Dask scheduler, stay marked)
+LIVE = [b for b in BLOCKS if b.marker == "needs a live server"
+        and "PROMETHEUS" in b.reason.upper()]
+_README_URL = "http://prometheus.internal:9090"
+
+
+@pytest.fixture(scope="module")
+def live_prometheus(prometheus_bin, tmp_path_factory):
+    """A real Prometheus serving the bundled baseline fixture (backfilled)."""
+    from integration.server import serve_samples
+
+    from specanalysis.fixtures import load_fixture
+
+    workdir = tmp_path_factory.mktemp("readme-prometheus")
+    with serve_samples(load_fixture("baseline"), workdir,
+                       prometheus=prometheus_bin["prometheus"],
+                       promtool=prometheus_bin["promtool"]) as server:
+        yield server.url
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("block", LIVE, ids=lambda b: b.id)
+def test_readme_live_server_block_runs_against_a_real_prometheus(block, live_prometheus,
+                                                                   tmp_path):
+    # the README's placeholder URL points at the real server; the data are the
+    # bundled fixture's (2025-01-28 00:00-02:00 UTC)
+    code = block.code.replace(_README_URL, live_prometheus)
+    if block.lang == "bash":
+        code = code.replace("specanalysis profile --window 1h",
+                            "specanalysis profile --window 1h --at 2025-01-28T02:00:00Z")
+    env = _env()
+    env["SPECANALYSIS_PROMETHEUS_URL"] = live_prometheus
+    if block.lang == "python":
+        script = tmp_path / "block.py"
+        script.write_text(code, encoding="utf-8")
+        cmd = [sys.executable, str(script)]
+    else:
+        cmd = ["bash", "-euo", "pipefail", "-c", code]
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=600, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, (
+        f"README block at line {block.line} failed against {live_prometheus}:\n{code}\n"
+        f"--- stdout\n{proc.stdout[-3000:]}\n--- stderr\n{proc.stderr[-3000:]}")
+    assert proc.stdout.strip()
+    # the token the README exports ("...") never reaches the output
+    assert "Bearer" not in proc.stdout + proc.stderr
+    if block.lang == "bash":
+        assert "Task Rate" in proc.stdout or "task_rate" in proc.stdout

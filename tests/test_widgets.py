@@ -10,7 +10,16 @@ import pytest
 from specanalysis.config import SizingInputError, SpeculationConfig, sizing_for
 from specanalysis.errors import ConfigError, WorkloadSpecError
 from specanalysis.sim import Workload, simulate
-from specanalysis.widgets import KNOBS, PREDICTED, knob_bounds, predict, tuning_panel
+from specanalysis.widgets import (
+    KNOBS,
+    PREDICTED,
+    compare_runs,
+    format_interval,
+    knob_bounds,
+    predict,
+    predict_runs,
+    tuning_panel,
+)
 
 pytest.importorskip("ipywidgets")
 
@@ -89,33 +98,40 @@ def test_knob_bounds_unknown():
 
 
 def test_panel_starts_at_the_config():
-    panel = tuning_panel(CFG, WL, duration="60s", seed=3)
+    panel = tuning_panel(CFG, WL, duration="60s", seeds=3, seed=3)
     assert {k: s.value for k, s in panel.sliders.items()} == {
         "max_depth": 5, "max_parallel_branches": 4, "proof.worker_threads": 4,
         "proof.batch_size": 10}
     st = panel.state
     assert st.config == CFG
-    assert st.comparison["config"].to_list() == ["start", "chosen"]
-    assert st.comparison.drop("config").row(0) == st.comparison.drop("config").row(1)
+    assert st.prediction["seed"].to_list() == [3, 4, 5]
+    assert st.comparison["figure"].to_list() == list(PREDICTED)
+    # the start compared with itself: identical runs, no change
+    for r in st.comparison.iter_rows(named=True):
+        if r["verdict"] == "n/a":
+            continue
+        assert r["start"] == r["chosen"] and r["change"] == 0.0, r
+        assert r["verdict"] in ("same", "too few rollbacks"), r
     assert st.sizing.equals(sizing_for(CFG, peak_task_rate=5.0))
     assert st.error == ""
 
 
 def test_panel_recomputes_when_a_slider_moves():
-    panel = tuning_panel(CFG, WL, duration="60s", seed=3, peak_task_rate=100)
+    panel = tuning_panel(CFG, WL, duration="60s", seeds=2, seed=3, peak_task_rate=100)
     before = panel.state
     panel.sliders["max_depth"].value = 2
     panel.sliders["max_parallel_branches"].value = 8
     st = panel.state
     assert st is not before
     assert st.config.max_depth == 2 and st.config.max_parallel_branches == 8
-    assert st.prediction["max_depth"].item() == 2
+    assert st.prediction["max_depth"].to_list() == [2, 2]
     assert st.prediction.equals(
-        predict(CFG.replace(max_depth=2, max_parallel_branches=8), WL, duration="60s",
-                seed=3))
-    # the start row does not move
-    assert st.comparison.row(0) == before.comparison.row(0)
-    assert st.comparison["max_depth"].to_list() == [5, 2]
+        predict_runs(CFG.replace(max_depth=2, max_parallel_branches=8), WL,
+                     duration="60s", seeds=[3, 4]))
+    # the start column does not move; the chosen one is the new runs' mean
+    assert st.comparison["start"].to_list() == before.comparison["start"].to_list()
+    p99 = st.comparison.filter(pl.col("figure") == "latency_p99_s")
+    assert p99["chosen"].item() == pytest.approx(st.prediction["latency_p99_s"].mean())
     sizing = dict(zip(st.sizing["parameter"], st.sizing["recommended"], strict=True))
     # guide: snapshots = max_depth x branches x 2.5 = 2 x 8 x 2.5
     assert sizing["speculation.limits.max_state_snapshots"] == 40
@@ -124,17 +140,91 @@ def test_panel_recomputes_when_a_slider_moves():
     # guide: pending = 100/s x 30 s x 2
     assert sizing["speculation.limits.max_pending_operations"] == 6000
     html = panel.children[5].value
-    assert "chosen" in html and "latency p99 (s)" in html
+    assert "chosen" in html and "latency p99 (s)" in html and "±" in html
 
 
 def test_panel_worker_and_batch_sliders_reach_the_simulator():
-    panel = tuning_panel(CFG, WL, duration="60s", seed=0)
+    panel = tuning_panel(CFG, WL, duration="60s", seeds=2)
     panel.sliders["proof.worker_threads"].value = 1
     panel.sliders["proof.batch_size"].value = 40
     pred = panel.state.prediction
-    assert pred["proof.worker_threads"].item() == 1
-    assert pred["proof.batch_size"].item() == 40
+    assert pred["proof.worker_threads"].to_list() == [1, 1]
+    assert pred["proof.batch_size"].to_list() == [40, 40]
     assert panel.state.config.proof.worker_threads == 1
+
+
+def test_panel_says_when_a_change_is_beyond_noise():
+    # depth-8 chains: max_depth 1 holds almost no speculative state, 8 holds a lot
+    deep = Workload(rate=5.0, depth="fixed:8", failures=0.05)
+    panel = tuning_panel(CFG.replace(max_depth=1), deep, duration="10m", seeds=3)
+    panel.sliders["max_depth"].value = 8
+    verdicts = dict(zip(panel.state.comparison["figure"],
+                        panel.state.comparison["verdict"], strict=True))
+    assert verdicts["memory_avg_mb"] == "worse"
+    assert "Beyond the noise" in panel.children[6].value
+
+
+def test_predict_runs_one_row_per_seed_matching_predict():
+    runs = predict_runs(CFG, WL, duration="60s", seeds=[7, 9])
+    assert runs["seed"].to_list() == [7, 9]
+    for s in (7, 9):
+        one = predict(CFG, WL, duration="60s", seed=s)
+        row = runs.filter(pl.col("seed") == s)
+        for key in PREDICTED:
+            a, b = row[key].item(), one[key].item()
+            assert (math.isnan(a) and math.isnan(b)) or a == b
+    summary = simulate(CFG, WL, duration="60s", seed=7, progress=False).summary()
+    assert runs["tasks_total"][0] == summary["tasks_total"]
+    assert runs["rollback_events"][0] == pytest.approx(
+        summary["tasks_total"] * summary["rollback_rate_pct"] / 100)
+
+
+@pytest.mark.parametrize("seeds", [1, [3], [1, 1], "many", True])
+def test_predict_runs_needs_two_distinct_seeds(seeds):
+    with pytest.raises(WorkloadSpecError) as err:
+        predict_runs(CFG, WL, duration="30s", seeds=seeds)
+    assert err.value.field == "seeds"
+
+
+def test_compare_runs_paired_t_interval():
+    # differences 1, 2, 3: mean 2, sd 1, n 3; t(0.975, 2) = 4.302652729911275
+    a = pl.DataFrame({"seed": [0, 1, 2], "latency_p99_s": [10.0, 20.0, 30.0]})
+    b = pl.DataFrame({"seed": [2, 0, 1], "latency_p99_s": [33.0, 11.0, 22.0]})
+    row = compare_runs(a, b).row(0, named=True)
+    half = 4.302652729911275 / math.sqrt(3)
+    assert row["change"] == pytest.approx(2.0)
+    assert row["change_lo"] == pytest.approx(2.0 - half)
+    assert row["change_hi"] == pytest.approx(2.0 + half)
+    assert row["verdict"] == "within noise"  # the interval contains 0
+    # the same differences with less spread: beyond noise, and higher latency is worse
+    b2 = a.with_columns(pl.col("latency_p99_s") + pl.Series([2.0, 2.1, 1.9]))
+    assert compare_runs(a, b2)["verdict"].item() == "worse"
+    # higher throughput is better
+    t = pl.DataFrame({"seed": [0, 1, 2], "throughput_tps": [5.0, 6.0, 7.0]})
+    t2 = t.with_columns(pl.col("throughput_tps") + pl.Series([1.0, 1.1, 0.9]))
+    assert compare_runs(t, t2)["verdict"].item() == "better"
+    # the 95 % interval of the start's mean: 20 +- t * 10 / sqrt(3)
+    assert row["start_hi"] - row["start"] == pytest.approx(4.302652729911275 * 10
+                                                           / math.sqrt(3))
+
+
+def test_compare_runs_too_few_rollbacks_and_mismatched_seeds():
+    a = pl.DataFrame({"seed": [0, 1], "rollback_rate_pct": [1.0, 3.0],
+                      "rollback_events": [2.0, 6.0]})
+    b = a.with_columns(pl.col("rollback_rate_pct") * 3)
+    assert compare_runs(a, b)["verdict"].item() == "too few rollbacks"
+    with pytest.raises(WorkloadSpecError):
+        compare_runs(a, a.with_columns(pl.col("seed") + 5))
+
+
+@pytest.mark.parametrize(("args", "text"), [
+    ((5.2345, 4.9, 5.569), "5.23 ± 0.33"),
+    ((0.012344, 0.0120, 0.0127), "0.01234 ± 0.00035"),
+    ((1234.5, 1000.0, 1469.0), "1230 ± 230"),
+    ((7.0, 7.0, 7.0), "7"),
+])
+def test_format_interval_digits_follow_the_interval(args, text):
+    assert format_interval(*args) == text
 
 
 def test_panel_bad_arguments():

@@ -398,8 +398,11 @@ class MachineProfile:
     ``butterfly_equiv``
         one NTT butterfly (twiddle mult, add, sub) on BN254 Fr.
     ``g1_madd_equiv``
-        one mixed Jacobian addition (madd-2007-bl, 7M+4S and 9 add/sub) on
-        BN254 Fq vectors.
+        one mixed Jacobian addition (madd-2007-bl, 7M+4S and 9 add/sub) timed
+        as a whole on BN254 Fq vectors (it includes the allocation and cache
+        costs of galois' Python-integer arrays, so it reads several times the
+        sum of its operations; :meth:`OpWeights.from_machine` composes the
+        formula from the measured mult/add times instead).
     ``g2_factor``
         the same addition over Fp2 (Karatsuba) relative to Fq.
     ``bls_base_factor``

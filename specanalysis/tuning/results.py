@@ -313,7 +313,7 @@ class Recommendations:
                 + "</ul>")
         if self.quadrant is not None:
             parts.append(f"<pre>{escape(self.quadrant.text())}</pre>")
-        parts.append(f"<pre>{escape(self.diff_text())}</pre></div>")
+        parts.append("</div>")  # the table already shows current -> proposed
         return "".join(parts)
 
 

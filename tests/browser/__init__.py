@@ -1,0 +1,1 @@
+"""Browser tier: JupyterLab in headless Chromium (Debian chromium + chromedriver)."""
