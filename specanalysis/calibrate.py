@@ -66,17 +66,20 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from specanalysis.catalogue import (
+    BATCH_DURATION,
+    CASCADE,
+    CONFIRM,
+    DEFERRAL_WAIT,
+    E2E,
+    EXECUTION,
+    PROOF,
+    SCHEDULED,
+)
 from specanalysis.errors import DataError
 
 __all__ = ["CalibratedWorkload", "calibrate", "detect_pattern"]
 
-EXECUTION = "speculation_execution_seconds"
-CONFIRM = "solana_confirmation_seconds"
-BATCH_DURATION = "speculation_proof_batch_duration_seconds"
-PROOF = "speculation_proof_generation_seconds"
-DEFERRAL_WAIT = "speculation_deferral_wait_seconds"
-E2E = "speculation_e2e_latency_seconds"
-CASCADE = "speculation_rollback_cascade_size"
 
 #: Documented split of a proof batch's cost (runtime-facts §4, proof-cost.md
 #: "Batching"): a Groth16 wrap of about 2 s per batch and about 150 ms per proof.
@@ -538,7 +541,7 @@ def calibrate(profile: Any, *, config: Any = None, settings: Any = None,
         if not warm and profile.data_range is not None:
             offset = (t_first - profile.data_range[0]).total_seconds()
         rate, pattern, evidence = detect_pattern(x, step, offset=max(offset, 0.0))
-        source = ("offered (scheduled) tasks" if "speculation_tasks_scheduled_total"
+        source = ("offered (scheduled) tasks" if SCHEDULED
                   not in profile.missing else "execution attempts (no scheduled counter)")
         if rate > 0:
             fields["rate"] = rate

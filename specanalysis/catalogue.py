@@ -222,6 +222,49 @@ _METRICS: list[Metric] = [
 #: Canonical metrics by name.
 CATALOGUE: dict[str, Metric] = {m.name: m for m in _METRICS}
 
+
+def _name(name: str) -> str:
+    """A catalogue name as a constant (a typo fails at import, not at query time)."""
+    if name not in CATALOGUE:
+        raise KeyError(f"{name} is not in the catalogue")
+    return name
+
+
+# Canonical names as constants: the package names a metric only through these
+# (or :func:`lookup`); tests/test_catalogue_names.py holds it to that.
+TASKS = _name("speculation_tasks_total")
+SCHEDULED = _name("speculation_tasks_scheduled_total")
+REJECTED = _name("speculation_tasks_rejected_total")
+DEFERRED = _name("speculation_tasks_deferred_total")
+DEFERRAL_WAIT = _name("speculation_deferral_wait_seconds")
+EXECUTION = _name("speculation_execution_seconds")
+BATCH_DURATION = _name("speculation_proof_batch_duration_seconds")
+WORKERS_BUSY = _name("speculation_proof_workers_busy")
+WORKERS = _name("speculation_proof_workers")
+CONFIG = _name("speculation_config")
+CONFIRMED = _name("speculation_tasks_confirmed_total")
+ROLLBACKS = _name("speculation_rollback_total")
+ROLLED_BACK = _name("speculation_tasks_rolled_back_total")
+DEPTH = _name("speculation_depth_histogram")
+CASCADE = _name("speculation_rollback_cascade_size")
+PROOF = _name("speculation_proof_generation_seconds")
+E2E = _name("speculation_e2e_latency_seconds")
+CONFIRM = _name("solana_confirmation_seconds")
+MEMORY = _name("speculation_memory_usage_bytes")
+MEMORY_LIMIT = _name("speculation_memory_limit_bytes")
+ACTIVE = _name("speculation_active_tasks")
+ACTIVE_BY_DEPTH = _name("speculation_active_tasks_by_depth")
+BRANCHES = _name("speculation_active_branches")
+QUEUE_DEPTH = _name("speculation_proof_queue_depth")
+QUEUE_CAP = _name("speculation_proof_queue_capacity")
+BATCH = _name("speculation_proof_batch_size")
+CURRENT_DEPTH = _name("speculation_current_depth")
+MAX_DEPTH = _name("speculation_max_depth")
+STAKE_LOCKED = _name("speculation_stake_locked_lamports")
+STAKE_SLASHED = _name("speculation_stake_slashed_total")
+AUTO_DISABLED = _name("speculation_auto_disabled")
+ENABLED = _name("speculation_enabled")
+
 #: The guide's targets for derived figures (benchmark targets and tuning thresholds).
 TARGETS: dict[str, Target] = {
     t.name: t

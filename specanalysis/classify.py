@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from specanalysis.catalogue import TASKS
 from specanalysis.errors import DataError
 from specanalysis.matrix import MATRIX, ClassificationMatrix, QuadrantPlacement
 
@@ -413,7 +414,7 @@ def classify(
     if math.isnan(volume):
         why = notes.get("volume_per_min", "volume_per_min is missing or NaN")
         raise DataError("cannot characterise the workload without a task rate: " + why,
-                        field="speculation_tasks_total",
+                        field=TASKS,
                         expected="a tasks counter with samples")
     depth = feats[f"depth_{th.depth_stat}"]
 

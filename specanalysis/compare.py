@@ -59,6 +59,18 @@ import numpy as np
 import polars as pl
 
 from specanalysis._time import format_duration, parse_duration, to_datetime
+from specanalysis.catalogue import (
+    ACTIVE,
+    CONFIRM,
+    CONFIRMED,
+    E2E,
+    MEMORY,
+    PROOF,
+    QUEUE_DEPTH,
+    ROLLBACKS,
+    ROLLED_BACK,
+    TASKS,
+)
 from specanalysis.errors import DataError, SpecAnalysisError
 
 __all__ = [
@@ -858,31 +870,29 @@ def _describe(obj: Any) -> str:
 #: per rollback: cascades make those counts over-dispersed, so no Poisson test).
 WINDOW_FIGURES: dict[str, tuple[str, str, str, str | None, Any]] = {
     "throughput_tps": ("series", "Tasks finalised per second", "tasks/s", "higher",
-                       ("rate", "speculation_tasks_confirmed_total", 1.0)),
+                       ("rate", CONFIRMED, 1.0)),
     "task_rate_tps": ("series", "Tasks executed per second", "tasks/s", None,
-                      ("rate", "speculation_tasks_total", 1.0)),
+                      ("rate", TASKS, 1.0)),
     "rollback_rate_pct": ("counts", "Rollback events / tasks", "%", "lower",
-                          ("speculation_rollback_total", {}, "speculation_tasks_total")),
+                          (ROLLBACKS, {}, TASKS)),
     "timeout_rollback_rate_pct": ("counts", "Timeout rollbacks / tasks", "%", "lower",
-                                  ("speculation_rollback_total", {"reason": "timeout"},
-                                   "speculation_tasks_total")),
+                                  (ROLLBACKS, {"reason": "timeout"}, TASKS)),
     "avg_rollback_size": ("ratio", "Tasks undone per rollback (blast radius)", "tasks",
-                          "lower", ("speculation_tasks_rolled_back_total",
-                                    "speculation_rollback_total")),
+                          "lower", (ROLLED_BACK, ROLLBACKS)),
     "latency_p50_s": ("quantile", "End-to-end latency p50", "s", "lower",
-                      ("speculation_e2e_latency_seconds", 0.5)),
+                      (E2E, 0.5)),
     "latency_p99_s": ("quantile", "End-to-end latency p99", "s", "lower",
-                      ("speculation_e2e_latency_seconds", 0.99)),
+                      (E2E, 0.99)),
     "proof_p99_s": ("quantile", "Proof generation p99", "s", "lower",
-                    ("speculation_proof_generation_seconds", 0.99)),
+                    (PROOF, 0.99)),
     "confirmation_p99_s": ("quantile", "Confirmation p99", "s", "lower",
-                           ("solana_confirmation_seconds", 0.99)),
+                           (CONFIRM, 0.99)),
     "memory_mb": ("series", "Speculation memory", "MB", "lower",
-                  ("gauge", "speculation_memory_usage_bytes", 1 / 1024 / 1024)),
+                  ("gauge", MEMORY, 1 / 1024 / 1024)),
     "active_tasks": ("series", "Tasks in flight", "tasks", None,
-                     ("gauge", "speculation_active_tasks", 1.0)),
+                     ("gauge", ACTIVE, 1.0)),
     "proof_queue_depth": ("series", "Proofs waiting", "proofs", "lower",
-                          ("gauge", "speculation_proof_queue_depth", 1.0)),
+                          ("gauge", QUEUE_DEPTH, 1.0)),
 }
 
 

@@ -41,6 +41,18 @@ import numpy as np
 import polars as pl
 
 from specanalysis._time import TimeLike, parse_duration, to_ms
+from specanalysis.catalogue import (
+    ACTIVE,
+    CONFIRM,
+    CONFIRMED,
+    DEPTH,
+    MEMORY,
+    PROOF,
+    QUEUE_CAP,
+    QUEUE_DEPTH,
+    ROLLBACKS,
+    TASKS,
+)
 from specanalysis.errors import SpecAnalysisError
 from specanalysis.frames import TIMESTAMP
 
@@ -193,18 +205,18 @@ def _instance(rng, instance, start_ms, span_ms, step_ms, task_rate, reset_prob, 
     tasks = rng.poisson(task_rate * load * dt)
     tasks[0] = rng.poisson(task_rate * 60)  # counter already running at start
     series: list[tuple[str, dict[str, str], np.ndarray]] = []
-    series.append(("speculation_tasks_total", {}, _cumulate(tasks.astype(float), resets)))
+    series.append((TASKS, {}, _cumulate(tasks.astype(float), resets)))
     shares = (0.012, 0.006, 0.004, 0.01)
     for reason, share in zip(REASONS, shares, strict=True):
         inc = rng.binomial(tasks, share).astype(float)
-        series.append(("speculation_rollback_total", {"reason": reason},
+        series.append((ROLLBACKS, {"reason": reason},
                        _cumulate(inc, resets)))
     hists = {
-        "speculation_proof_generation_seconds": (
+        PROOF: (
             _PROOF_LE, lambda k: rng.lognormal(np.log(4.0), 0.8, k)),
-        "speculation_depth_histogram": (
+        DEPTH: (
             _DEPTH_LE, lambda k: rng.integers(1, 7, k).astype(float)),
-        "solana_confirmation_seconds": (
+        CONFIRM: (
             _CONFIRM_LE, lambda k: rng.lognormal(np.log(0.8), 0.6, k)),
     }
     for name, (bounds, draw) in hists.items():
@@ -218,18 +230,18 @@ def _instance(rng, instance, start_ms, span_ms, step_ms, task_rate, reset_prob, 
                 "proof_cache": 256e6, "rollback_logs": 16e6, "state_snapshots": 128e6}
     for comp in COMPONENTS:
         wobble = 1 + 0.2 * load + rng.normal(0, 0.03, n)
-        series.append(("speculation_memory_usage_bytes", {"component": comp},
+        series.append((MEMORY, {"component": comp},
                        np.round(base_mem[comp] * wobble)))
     active = np.maximum(0, np.round(task_rate * 4 * load + rng.normal(0, 3, n)))
     if nan:
         active = active.copy()
         active[n // 2] = np.nan
-    series.append(("speculation_active_tasks", {}, active))
+    series.append((ACTIVE, {}, active))
     capacity = 1000.0
     depth = np.clip(np.round(capacity * (0.3 + 0.25 * load) + rng.normal(0, 40, n)),
                     0, capacity)
-    series.append(("speculation_proof_queue_depth", {}, depth))
-    series.append(("speculation_proof_queue_capacity", {}, np.full(n, capacity)))
+    series.append((QUEUE_DEPTH, {}, depth))
+    series.append((QUEUE_CAP, {}, np.full(n, capacity)))
 
     labels = ("component", "le", "reason")
     cols: dict[str, list] = {"metric": [], **{k: [] for k in labels}}
@@ -319,10 +331,8 @@ def make_rate_samples(
     memory = 400 * 2**20 * (1 + shift) * (1 + 0.05 * mem_z)
     ts = to_ms(start, field="start") + np.arange(n, dtype=np.int64) * round(step_s * 1000)
     parts = []
-    for name, vals, comp in (("speculation_tasks_confirmed_total", counter, None),
-                             ("speculation_tasks_total", counter, None),
-                             ("speculation_memory_usage_bytes", memory,
-                              "state_snapshots")):
+    for name, vals, comp in ((CONFIRMED, counter, None), (TASKS, counter, None),
+                             (MEMORY, memory, "state_snapshots")):
         parts.append(pl.DataFrame({
             "timestamp": pl.Series(ts).cast(TIMESTAMP),
             "metric": [name] * n,

@@ -45,6 +45,7 @@ from typing import Any
 
 import polars as pl
 
+from specanalysis.catalogue import ACTIVE, MEMORY, TASKS
 from specanalysis.errors import DataError
 
 __all__ = [
@@ -298,7 +299,7 @@ def promapi_responses(samples: pl.DataFrame, *, at: datetime, start: datetime,
                              & (pl.col("_ms") > t_ms - 300_000))
                 .sort("_ms").group_by(["metric", *labels], maintain_order=True).last())
 
-    vec = latest("speculation_memory_usage_bytes", at_ms)
+    vec = latest(MEMORY, at_ms)
     vector = [
         {"metric": _labels(r, labels), "value": [_go_time(at_ms), _go_float(r["value"])]}
         for r in vec.iter_rows(named=True)
@@ -307,21 +308,21 @@ def promapi_responses(samples: pl.DataFrame, *, at: datetime, start: datetime,
 
     series: dict[str, dict[str, Any]] = {}
     for t_ms in range(start_ms, end_ms + 1, step_s * 1000):
-        for r in latest("speculation_active_tasks", t_ms).iter_rows(named=True):
+        for r in latest(ACTIVE, t_ms).iter_rows(named=True):
             lab = _labels(r, labels)
             key = json.dumps(lab, sort_keys=True)
             series.setdefault(key, {"metric": lab, "values": []})["values"].append(
                 [_go_time(t_ms), _go_float(r["value"])])
     matrix = [series[k] for k in sorted(series)]
 
-    total = latest("speculation_tasks_total", at_ms)["value"].sum()
+    total = latest(TASKS, at_ms)["value"].sum()
     iso = {"at": at.isoformat().replace("+00:00", "Z"),
            "start": start.isoformat().replace("+00:00", "Z"),
            "end": end.isoformat().replace("+00:00", "Z")}
     return {
         "vector.json": {
             "request": {"path": "/api/v1/query",
-                        "params": {"query": "speculation_memory_usage_bytes",
+                        "params": {"query": MEMORY,
                                    "time": iso["at"]}},
             "http_status": 200,
             "body": {"status": "success",
@@ -329,7 +330,7 @@ def promapi_responses(samples: pl.DataFrame, *, at: datetime, start: datetime,
         },
         "matrix.json": {
             "request": {"path": "/api/v1/query_range",
-                        "params": {"query": "speculation_active_tasks",
+                        "params": {"query": ACTIVE,
                                    "start": iso["start"], "end": iso["end"],
                                    "step": f"{step_s}s"}},
             "http_status": 200,

@@ -36,23 +36,26 @@ from typing import Any
 import polars as pl
 
 from specanalysis._time import format_duration, parse_duration, to_datetime
-from specanalysis.errors import DataError
-from specanalysis.profile import (
+from specanalysis.catalogue import (
     ACTIVE,
     BRANCHES,
+    DEPTH,
     MEMORY,
     PROOF,
     ROLLBACKS,
     TASKS,
+)
+from specanalysis.errors import DataError
+from specanalysis.profile import (
     Characterization,
     Thresholds,
     WorkloadProfile,
-    _as_source,
     _resolve_time,
     _time_range,
     characterize,
     profile_workload,
 )
+from specanalysis.sources._base import Source, as_source
 
 __all__ = [
     "task_rate_frame",
@@ -82,7 +85,7 @@ def _q():
 
 
 def _range(
-    source: Any, window: str | float, start: Any, end: Any, step: str | float
+    source: Source, window: str | float, start: Any, end: Any, step: str | float
 ) -> tuple[datetime, datetime, str, str]:
     """Resolve (start, end, window text, step text), defaulting to the data's span."""
     w = format_duration(parse_duration(window, field="window"))
@@ -112,7 +115,7 @@ def _range(
     return start_dt, end_dt, w, st
 
 
-def _eval(source: Any, expr: Any, start: datetime, end: datetime, step: str
+def _eval(source: Source, expr: Any, start: datetime, end: datetime, step: str
           ) -> pl.DataFrame:
     return source.evaluate_range(expr, start, end, step)
 
@@ -128,14 +131,15 @@ def _label_or(frame: pl.DataFrame, label: str, default: str) -> pl.Expr:
 
 
 def task_rate_frame(
-    source: Any, *, window: str | float = "5m", start: Any = None, end: Any = None,
+    source: Source | pl.DataFrame, *, window: str | float = "5m", start: Any = None,
+    end: Any = None,
     step: str | float = "1m",
 ) -> pl.DataFrame:
     """Task rate over time: ``timestamp``, ``tasks_per_min``.
 
     Query: ``sum(rate(speculation_tasks_total[window])) * 60`` at each step.
     """
-    source = _as_source(source)
+    source = as_source(source)
     start, end, w, st = _range(source, window, start, end, step)
     q = _q()
     res = _eval(source, q.sum(q.rate(q.metric(TASKS), w)) * 60, start, end, st)
@@ -145,7 +149,7 @@ def task_rate_frame(
 
 
 def depth_distribution_frame(
-    source: Any, *, window: str | float = "1h", at: Any = None,
+    source: Source | pl.DataFrame, *, window: str | float = "1h", at: Any = None,
     profile: WorkloadProfile | None = None,
 ) -> pl.DataFrame:
     """Depth distribution over ``window`` ending at ``at`` (one row per bucket).
@@ -160,7 +164,8 @@ def depth_distribution_frame(
 
 
 def proof_latency_frame(
-    source: Any, *, window: str | float = "5m", start: Any = None, end: Any = None,
+    source: Source | pl.DataFrame, *, window: str | float = "5m", start: Any = None,
+    end: Any = None,
     step: str | float = "1m", quantiles: tuple[float, ...] = (0.5, 0.9, 0.99),
     family: str = PROOF,
 ) -> pl.DataFrame:
@@ -177,7 +182,7 @@ def proof_latency_frame(
     ``family`` may name any seconds histogram (``solana_confirmation_seconds``,
     ``speculation_e2e_latency_seconds``).
     """
-    source = _as_source(source)
+    source = as_source(source)
     start, end, w, st = _range(source, window, start, end, step)
     q = _q()
     parts = []
@@ -205,7 +210,7 @@ def proof_latency_frame(
                             ).select(list(schema)).sort("quantile", "timestamp")
 
 
-def _bucket_bounds(source: Any, family: str, window: str, start: datetime,
+def _bucket_bounds(source: Source | pl.DataFrame, family: str, window: str, start: datetime,
                    end: datetime, step: str) -> list[float]:
     """The finite ``le`` bounds of a histogram family in the range, ascending."""
     q = _q()
@@ -237,7 +242,8 @@ def _bucket_of(value: float | None, bounds: list[float]) -> tuple[float, float]:
 
 
 def rollback_rate_frame(
-    source: Any, *, window: str | float = "5m", start: Any = None, end: Any = None,
+    source: Source | pl.DataFrame, *, window: str | float = "5m", start: Any = None,
+    end: Any = None,
     step: str | float = "1m",
 ) -> pl.DataFrame:
     """Rollbacks over time by reason: ``timestamp``, ``reason``, ``rollbacks_per_min``, ``pct_of_tasks``.
@@ -247,7 +253,7 @@ def rollback_rate_frame(
     (NaN when no tasks ran). A series without a ``reason`` label shows as
     ``"unlabelled"``.
     """
-    source = _as_source(source)
+    source = as_source(source)
     start, end, w, st = _range(source, window, start, end, step)
     q = _q()
     rb = _eval(source, q.sum(q.rate(q.metric(ROLLBACKS), w), by=["reason"]) * 60,
@@ -271,7 +277,7 @@ def rollback_rate_frame(
 
 
 def memory_frame(
-    source: Any, *, start: Any = None, end: Any = None, step: str | float = "1m",
+    source: Source | pl.DataFrame, *, start: Any = None, end: Any = None, step: str | float = "1m",
 ) -> pl.DataFrame:
     """Memory by component over time: ``timestamp``, ``component``, ``mb``.
 
@@ -279,7 +285,7 @@ def memory_frame(
     (the gauge's value at each step, within the engine's lookback). Series
     without a ``component`` label show as ``"total"``.
     """
-    source = _as_source(source)
+    source = as_source(source)
     start, end, _, st = _range(source, step, start, end, step)
     q = _q()
     res = _eval(source, q.sum(q.metric(MEMORY), by=["component"]) / 1024 / 1024,
@@ -292,7 +298,7 @@ def memory_frame(
 
 
 def active_frame(
-    source: Any, *, start: Any = None, end: Any = None, step: str | float = "1m",
+    source: Source | pl.DataFrame, *, start: Any = None, end: Any = None, step: str | float = "1m",
 ) -> pl.DataFrame:
     """Active tasks and branches over time: ``timestamp``, ``series``, ``value``.
 
@@ -300,7 +306,7 @@ def active_frame(
     ``series`` is ``"active_tasks"`` or ``"active_branches"`` (a metric the source
     lacks contributes no rows).
     """
-    source = _as_source(source)
+    source = as_source(source)
     start, end, _, st = _range(source, step, start, end, step)
     q = _q()
     parts = []
@@ -339,7 +345,7 @@ def classification_frame(
         volume = workload.features["volume_per_min"]
         depth = workload.features[f"depth_{th.depth_stat}"]
         label = workload.label
-    elif hasattr(workload, "evaluate"):  # a source: characterise it first
+    elif isinstance(workload, Source | pl.DataFrame):  # characterise it first
         return classification_frame(characterize(workload, thresholds=thresholds),
                                     thresholds=thresholds)
     else:
@@ -428,7 +434,7 @@ def _target_line(hv: Any, value: float, text: str, data_max: float, x0: Any
     return [line, label], (0.0, 1.15 * max(value, data_max))
 
 
-def plot_task_rate(source: Any, **kwargs: Any) -> Any:
+def plot_task_rate(source: Source | pl.DataFrame, **kwargs: Any) -> Any:
     """Line plot of :func:`task_rate_frame` (kwargs go to the frame builder)."""
     _hv()
     f = task_rate_frame(source, **kwargs)
@@ -439,7 +445,7 @@ def plot_task_rate(source: Any, **kwargs: Any) -> Any:
         ("task rate", "@{tasks_per_min}{0.0} tasks/min"))
 
 
-def plot_depth_distribution(source: Any, *, max_depth: int | None = None,
+def plot_depth_distribution(source: Source | pl.DataFrame, *, max_depth: int | None = None,
                             **kwargs: Any) -> Any:
     """Bar chart of tasks per depth bucket (:func:`depth_distribution_frame`).
 
@@ -448,7 +454,7 @@ def plot_depth_distribution(source: Any, *, max_depth: int | None = None,
     """
     hv = _hv()
     f = depth_distribution_frame(source, **kwargs)
-    _empty_guard(f, "speculation_depth_histogram_bucket")
+    _empty_guard(f, DEPTH + "_bucket")
     # integer bucket bounds: bucket ``le=d`` holds the tasks at depth d exactly
     f = f.with_columns(
         pl.when(pl.col("depth").is_finite())
@@ -472,7 +478,7 @@ def plot_depth_distribution(source: Any, *, max_depth: int | None = None,
                         ("share", "@{share_pct}{0.0} %")])
 
 
-def plot_proof_latency(source: Any, **kwargs: Any) -> Any:
+def plot_proof_latency(source: Source | pl.DataFrame, **kwargs: Any) -> Any:
     """p50/p90/p99 of :func:`proof_latency_frame`, each inside its histogram bucket.
 
     Each quantile is a line (``histogram_quantile``'s interpolation) over a band
@@ -519,7 +525,7 @@ def plot_proof_latency(source: Any, **kwargs: Any) -> Any:
     return hv.Overlay(layers).opts(**opts)
 
 
-def plot_rollback_rate(source: Any, *, y: str = "rollbacks_per_min", **kwargs: Any
+def plot_rollback_rate(source: Source | pl.DataFrame, *, y: str = "rollbacks_per_min", **kwargs: Any
                        ) -> Any:
     """Rollback rate by reason (``y``: ``"rollbacks_per_min"`` or ``"pct_of_tasks"``).
 
@@ -569,7 +575,7 @@ def memory_groups(frame: pl.DataFrame, *, min_share: float = 0.05) -> dict[str, 
     return {c: (other if c in small else c) for c in means["component"]}
 
 
-def plot_memory(source: Any, *, min_share: float = 0.05, **kwargs: Any) -> Any:
+def plot_memory(source: Source | pl.DataFrame, *, min_share: float = 0.05, **kwargs: Any) -> Any:
     """Memory by component (:func:`memory_frame`), every component visible.
 
     Top: stacked area of the components, those under ``min_share`` of the total
@@ -603,7 +609,7 @@ def plot_memory(source: Any, *, min_share: float = 0.05, **kwargs: Any) -> Any:
     return hv.Layout([stack, detail]).cols(1).opts(shared_axes=False)
 
 
-def plot_active(source: Any, **kwargs: Any) -> Any:
+def plot_active(source: Source | pl.DataFrame, **kwargs: Any) -> Any:
     """Active tasks and branches over time (:func:`active_frame`)."""
     _hv()
     f = active_frame(source, **kwargs)

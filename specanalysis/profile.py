@@ -46,6 +46,36 @@ from specanalysis._time import (
     to_datetime,
     window_start,
 )
+from specanalysis.catalogue import (
+    ACTIVE,
+    ACTIVE_BY_DEPTH,
+    AUTO_DISABLED,
+    BATCH,
+    BATCH_DURATION,
+    BRANCHES,
+    CASCADE,
+    CONFIG,
+    CONFIRM,
+    CONFIRMED,
+    DEFERRAL_WAIT,
+    DEFERRED,
+    DEPTH,
+    E2E,
+    EXECUTION,
+    MAX_DEPTH,
+    MEMORY,
+    MEMORY_LIMIT,
+    PROOF,
+    QUEUE_CAP,
+    QUEUE_DEPTH,
+    REJECTED,
+    ROLLBACKS,
+    ROLLED_BACK,
+    SCHEDULED,
+    TASKS,
+    WORKERS,
+    WORKERS_BUSY,
+)
 from specanalysis.classify import (
     QUADRANTS,
     WORKLOAD_TYPES,
@@ -57,6 +87,7 @@ from specanalysis.classify import (
     rate_features,
 )
 from specanalysis.errors import DataError
+from specanalysis.sources._base import Source, as_source
 
 __all__ = [
     "ConfigMismatchWarning",
@@ -76,39 +107,7 @@ __all__ = [
     "WORKLOAD_TYPES",
 ]
 
-# ---------------------------------------------------------------------------
-# metric names (canonical catalogue names)
-TASKS = "speculation_tasks_total"
-ROLLBACKS = "speculation_rollback_total"
-ROLLED_BACK = "speculation_tasks_rolled_back_total"
-DEPTH = "speculation_depth_histogram"
-PROOF = "speculation_proof_generation_seconds"
-CONFIRM = "solana_confirmation_seconds"
-E2E = "speculation_e2e_latency_seconds"
-CASCADE = "speculation_rollback_cascade_size"
-MEMORY = "speculation_memory_usage_bytes"
-ACTIVE = "speculation_active_tasks"
-BRANCHES = "speculation_active_branches"
-QUEUE_DEPTH = "speculation_proof_queue_depth"
-QUEUE_CAP = "speculation_proof_queue_capacity"
-BATCH = "speculation_proof_batch_size"
-MAX_DEPTH = "speculation_max_depth"
-
 MB = 1024.0 * 1024.0
-SCHEDULED = "speculation_tasks_scheduled_total"
-REJECTED = "speculation_tasks_rejected_total"
-DEFERRED = "speculation_tasks_deferred_total"
-DEFERRAL_WAIT = "speculation_deferral_wait_seconds"
-EXECUTION = "speculation_execution_seconds"
-BATCH_DURATION = "speculation_proof_batch_duration_seconds"
-WORKERS_BUSY = "speculation_proof_workers_busy"
-WORKERS = "speculation_proof_workers"
-CONFIG = "speculation_config"
-MEMORY_LIMIT = "speculation_memory_limit_bytes"
-CONFIRMED = "speculation_tasks_confirmed_total"
-ACTIVE_BY_DEPTH = "speculation_active_tasks_by_depth"
-AUTO_DISABLED = "speculation_auto_disabled"
-
 
 
 class ConfigMismatchWarning(UserWarning):
@@ -590,26 +589,13 @@ def _q():
     return query
 
 
-def _as_source(source_or_samples: Any) -> Any:
-    if isinstance(source_or_samples, pl.DataFrame):
-        from specanalysis.sources.offline import OfflineSource
-
-        return OfflineSource(source_or_samples)
-    if not hasattr(source_or_samples, "evaluate"):
-        raise DataError(
-            f"got {type(source_or_samples).__name__}",
-            field="source",
-            expected="an OfflineSource, a PrometheusSource or a samples frame",
-        )
-    return source_or_samples
+def _as_source(source_or_samples: Source | pl.DataFrame) -> Source:
+    return as_source(source_or_samples)
 
 
-def _time_range(source: Any) -> tuple[datetime, datetime] | None:
-    fn = getattr(source, "time_range", None)
-    if fn is None:
-        return None
+def _time_range(source: Source) -> tuple[datetime, datetime] | None:
     try:
-        rng = fn()
+        rng = source.time_range()
     except NotImplementedError:
         return None
     if rng is None or rng[0] is None or rng[1] is None:
@@ -617,7 +603,8 @@ def _time_range(source: Any) -> tuple[datetime, datetime] | None:
     return to_datetime(rng[0]), to_datetime(rng[1])
 
 
-def _resolve_time(source: Any, at: Any) -> tuple[datetime, tuple[datetime, datetime] | None]:
+def _resolve_time(source: Source, at: Any
+                  ) -> tuple[datetime, tuple[datetime, datetime] | None]:
     rng = _time_range(source)
     if at is not None:
         return to_datetime(at, field="at"), rng
@@ -886,7 +873,7 @@ def _quantile_expr(q: Any, quantile: float, family: str, window: str) -> Any:
 
 
 def profile_workload(
-    source: Any, *, window: str | float | None = None, at: Any = None,
+    source: Source | pl.DataFrame, *, window: str | float | None = None, at: Any = None,
     config: Any = None, strict: bool = False,
 ) -> WorkloadProfile:
     """Measure the guide's workload profile over ``window`` ending at ``at``.
@@ -894,9 +881,9 @@ def profile_workload(
     Parameters
     ----------
     source
-        Anything with ``evaluate(expr, at)`` (:class:`OfflineSource`,
-        :class:`PrometheusSource`), or a samples frame (wrapped in an
-        ``OfflineSource``).
+        A :class:`~specanalysis.sources.Source` (:class:`OfflineSource`,
+        :class:`PrometheusSource`) or a samples frame (wrapped in an
+        ``OfflineSource``); anything else is a :class:`DataError`.
     window
         Look-back window (seconds or a duration such as ``"1h"``). Default: the
         guide's 1 h, shortened to the data the source holds when its
@@ -1747,7 +1734,7 @@ def _rate_series(source: Any, start: datetime, end: datetime,
 
 
 def characterize(
-    source_or_samples: Any,
+    source_or_samples: Source | pl.DataFrame,
     *,
     window: str | float | None = None,
     at: Any = None,

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from specanalysis._time import format_duration, parse_duration
+from specanalysis.catalogue import ACTIVE, DEPTH, MEMORY, PROOF, ROLLBACKS, TASKS
 from specanalysis.errors import QueryError, SpecAnalysisError
 
 __all__ = [
@@ -694,20 +695,20 @@ def guide_queries(window: str | int | float = "1h") -> Mapping[str, Expr]:
     peak_active_tasks: max_over_time(speculation_active_tasks[1h])
     """
     w = window
-    proof = rate(metric("speculation_proof_generation_seconds_bucket"), w)
+    proof = rate(metric(PROOF + "_bucket"), w)
     return {
-        "task_rate_per_min": rate(metric("speculation_tasks_total"), w) * 60,
+        "task_rate_per_min": rate(metric(TASKS), w) * 60,
         "depth_distribution": sum(
-            increase(metric("speculation_depth_histogram_bucket"), w), by=["le"]
+            increase(metric(DEPTH + "_bucket"), w), by=["le"]
         ),
         "proof_p50_seconds": histogram_quantile(0.5, proof),
         "proof_p99_seconds": histogram_quantile(0.99, proof),
-        "rollback_rate_percent": sum(rate(metric("speculation_rollback_total"), w))
-        / sum(rate(metric("speculation_tasks_total"), w))
+        "rollback_rate_percent": sum(rate(metric(ROLLBACKS), w))
+        / sum(rate(metric(TASKS), w))
         * 100,
-        "avg_memory_mb": avg_over_time(metric("speculation_memory_usage_bytes"), w)
+        "avg_memory_mb": avg_over_time(metric(MEMORY), w)
         / 1024
         / 1024,
-        "peak_active_tasks": max_over_time(metric("speculation_active_tasks"), w),
+        "peak_active_tasks": max_over_time(metric(ACTIVE), w),
     }
 

@@ -101,7 +101,8 @@ def _is_module(dotted: str, root: Path) -> bool:
     return (root / rel).with_suffix(".py").is_file() or (root / rel / "__init__.py").is_file()
 
 
-def _docstring_nodes(tree: ast.Module) -> set[int]:
+def docstring_nodes(tree: ast.Module) -> set[int]:
+    """ids of the docstring constants of a parsed module (module, classes, functions)."""
     ids = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef |
@@ -118,7 +119,7 @@ def imports_of(path: Path, root: Path, lazy: dict[str, str]) -> list[tuple[int, 
     me = module_name(path, root)
     package = me if path.name == "__init__.py" else me.rsplit(".", 1)[0]
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    docstrings = _docstring_nodes(tree)
+    docstrings = docstring_nodes(tree)
     found: list[tuple[int, str]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):

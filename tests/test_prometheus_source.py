@@ -422,5 +422,9 @@ def test_bad_max_points_refused():
         PrometheusSource("http://h:9090", max_points=0)
 
 
-def test_time_range_is_unknown():
-    assert PrometheusSource("http://h:9090").time_range() is None
+def test_time_range_asks_the_server():
+    # the range comes from the data (tests/integration/test_time_range.py); with
+    # no server to ask it is a typed error, not a guess
+    src = PrometheusSource("http://127.0.0.1:9", retries=0, deadline=2)
+    with pytest.raises(PrometheusUnavailable):
+        src.time_range()

@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from specanalysis.catalogue import CATALOGUE, E2E
 from specanalysis.errors import DataError
 from specanalysis.models import _sm
 from specanalysis.models._result import fmt, format_tidy, html_block, tidy_frame
@@ -751,7 +752,7 @@ def _regime_notes(fit: LatencyFit) -> list[str]:
 
 
 #: Latency histograms tried, in order, when reading a source.
-LATENCY_HISTOGRAMS = ("speculation_e2e_latency_seconds", "speculation_e2e_latency_ms")
+LATENCY_HISTOGRAMS = (E2E, *CATALOGUE[E2E].aliases)
 
 
 def latency_from_source(source: Any, *, at: Any = None, window: str = "1h",

@@ -58,6 +58,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from specanalysis.catalogue import PROOF
 from specanalysis.errors import DataError
 from specanalysis.models.queueing import QueueFigures, mgc
 
@@ -722,7 +723,7 @@ def published_times(name: str = "gnark-bn254-m5.2xlarge") -> pl.DataFrame:
 _TIME_COLUMNS = {"seconds": 1.0, "time_s": 1.0, "proof_seconds": 1.0, "time_ms": 1e-3,
                  "time(ms)": 1e-3, "milliseconds": 1e-3}
 _SIZE_COLUMNS = ("constraints", "nbConstraints", "n_constraints", "circuit_size")
-_PROOF_HIST = "speculation_proof_generation_seconds"
+_PROOF_HIST = PROOF
 
 
 def _calibration_rows(data: Any, constraints: int | None) -> tuple[pl.DataFrame, str]:

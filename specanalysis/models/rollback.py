@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from specanalysis.catalogue import CONFIRM, DEPTH, EXECUTION, PROOF, ROLLED_BACK, TASKS
 from specanalysis.errors import DataError
 from specanalysis.models import _sm
 from specanalysis.models._result import fmt, format_tidy, html_block, tidy_frame
@@ -969,9 +970,8 @@ def component_times(source: Any, *, at: Any = None, window: str = "1h"
 
     at = _source_at(source, at)
     out = {}
-    for key, name in (("exec_time", "speculation_execution_seconds"),
-                      ("proof_time", "speculation_proof_generation_seconds"),
-                      ("confirm_time", "solana_confirmation_seconds")):
+    for key, name in (("exec_time", EXECUTION), ("proof_time", PROOF),
+                      ("confirm_time", CONFIRM)):
         s = source.evaluate(q.sum(q.increase(q.metric(f"{name}_sum"), window)), at)
         c = source.evaluate(q.sum(q.increase(q.metric(f"{name}_count"), window)), at)
         ok = s.height and c.height and c["value"][0] > 0
@@ -996,8 +996,8 @@ def rollback_from_source(source: Any, *, at: Any = None, window: str = "1h",
     def by_depth(name: str) -> pl.DataFrame:
         return source.evaluate(q.sum(q.increase(q.metric(name), window),
                                      by=["depth"]), at)
-    t = by_depth("speculation_tasks_total")
-    rb = by_depth("speculation_tasks_rolled_back_total")
+    t = by_depth(TASKS)
+    rb = by_depth(ROLLED_BACK)
     if ("depth" in t.columns and t["depth"].null_count() < t.height
             and "depth" in rb.columns):
         obs = t.select("depth", pl.col("value").alias("trials")).join(
@@ -1011,7 +1011,7 @@ def rollback_from_source(source: Any, *, at: Any = None, window: str = "1h",
                 "attempts": float(obs["trials"].sum()),
                 "rolled_back": float(obs["events"].sum())}
     hist = source.evaluate(q.sum(q.increase(q.metric(
-        "speculation_depth_histogram_bucket"), window), by=["le"]), at)
+        DEPTH + "_bucket"), window), by=["le"]), at)
     if hist.height == 0:
         raise DataError("no speculation_depth_histogram in the source", field="metric",
                         expected="the depth histogram and the task counters, or "

@@ -120,7 +120,7 @@ def _parse_le(text: str | None) -> float | None:
 
 
 class OfflineSource:
-    """Evaluate query expressions over a samples frame like Prometheus does.
+    """Evaluate query expressions over a samples frame like Prometheus does (a ``Source``).
 
     Parameters
     ----------

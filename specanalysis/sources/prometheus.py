@@ -48,6 +48,7 @@ import os
 import random
 import time
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -60,7 +61,7 @@ from specanalysis._secrets import (
     mask,
     register_secret,
 )
-from specanalysis._time import TimeLike, parse_duration, to_ms
+from specanalysis._time import TimeLike, format_duration, parse_duration, to_ms
 from specanalysis.errors import (
     PrometheusError,
     PrometheusTimeout,
@@ -81,6 +82,10 @@ ENV_TOKEN = "SPECANALYSIS_PROMETHEUS_TOKEN"
 ENV_TENANT = "SPECANALYSIS_PROMETHEUS_TENANT"
 
 _TRANSIENT_STATUS = {429, 502, 503}
+# time_range(): "recent" look-back, the search's first width and its precision (ms)
+_RECENT_MS = 300_000
+_HOUR_MS = 3_600_000
+_MINUTE_MS = 60_000
 _REDIRECT_STATUS = {301, 302, 303, 307, 308}
 _MAX_REDIRECTS = 10
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -125,6 +130,10 @@ def _display_url(url: str) -> str:
     netloc = parts.netloc.rsplit("@", 1)[1]
     user = parts.username or ""
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+def _utc(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
 
 
 def _fmt_seconds(ms: int) -> str:
@@ -460,14 +469,80 @@ class PrometheusSource:
         """Range query on ``start + k*step <= end``; the result frame."""
         return self.query_range(expr, start, end, step).frame
 
-    def time_range(self) -> None:
-        """First and last sample time of the data: not known for a live server (None).
+    def time_range(self) -> tuple[datetime, datetime] | None:
+        """First and last sample time of the data on the server (None without data).
 
-        Prometheus has no cheap way to report the time span of its whole
-        TSDB (``/api/v1/status/tsdb`` covers only the head block), so this
-        returns None rather than guessing.
+        The probe is the catalogue's tasks counter (every runtime instance
+        exports it). The newest sample: the raw samples of the last 5 minutes
+        before now; when there are none (the data stopped, or was backfilled),
+        instant queries ``count(last_over_time(<probe>[w]))`` first widen ``w``
+        until it reaches data and then halve the bracket down to a minute, and
+        the raw samples of that minute give the exact time. The oldest sample is
+        found the same way, searching up from the Unix epoch. That is about
+        ``2 x log2(span / 1 min)`` small queries (about 60 for data two years
+        old; one for data scraped in the last 5 minutes), in plain PromQL only,
+        so any Prometheus-API store can answer (checked on Prometheus 2.42).
+        ``/api/v1/status/tsdb`` was not used: on Prometheus 2.42 it describes
+        the head block only, which misses compacted and backfilled blocks.
+
+        ``tests/integration/test_time_range.py`` checks it against a real server.
         """
-        return None
+        now_ms = int(time.time() * 1000)
+        newest = self._newest_sample(now_ms)
+        if newest is None:
+            return None
+        oldest = self._oldest_sample(newest)
+        return _utc(oldest), _utc(newest)
+
+    def _has_data(self, lo_ms: int, hi_ms: int) -> bool:
+        """Whether the probe metric has a sample in ``(lo, hi]``."""
+        from specanalysis import query as q
+        from specanalysis.catalogue import TASKS
+
+        expr = q.count(q.last_over_time(q.metric(TASKS), max(hi_ms - lo_ms, 1) / 1000))
+        frame = self.evaluate(expr, hi_ms / 1000)
+        return frame.height > 0 and bool((frame["value"] > 0).any())
+
+    def _raw_times(self, lo_ms: int, hi_ms: int) -> list[int]:
+        """Timestamps (ms) of the probe's raw samples in ``[lo, hi]``."""
+        from specanalysis.catalogue import TASKS
+
+        width = format_duration(max(hi_ms - lo_ms, 1) / 1000)
+        frame = self.query(f"{TASKS}[{width}]", hi_ms / 1000).frame
+        if frame.height == 0:
+            return []
+        return frame["timestamp"].dt.epoch("ms").to_list()
+
+    def _newest_sample(self, now_ms: int) -> int | None:
+        recent = self._raw_times(now_ms - _RECENT_MS, now_ms)
+        if recent:
+            return max(recent)
+        empty_from, width = now_ms - _RECENT_MS, _HOUR_MS  # no data in (empty_from, now]
+        while not self._has_data(now_ms - width, now_ms):
+            if now_ms - width <= 0:
+                return None
+            empty_from, width = now_ms - width, width * 4
+        lo = max(now_ms - width, -1)  # data in (lo, now], none in (empty_from, now]
+        hi = empty_from
+        while hi - lo > _MINUTE_MS:
+            mid = (lo + hi) // 2
+            if self._has_data(mid, now_ms):
+                lo = mid
+            else:
+                hi = mid
+        times = [t for t in self._raw_times(lo, hi) if t >= lo]
+        return max(times) if times else None
+
+    def _oldest_sample(self, newest_ms: int) -> int:
+        lo, hi = -1, newest_ms  # no data in (-inf, lo]; data in (lo, hi]
+        while hi - lo > _MINUTE_MS:
+            mid = (lo + hi) // 2
+            if self._has_data(-1, mid):
+                hi = mid
+            else:
+                lo = mid
+        times = [t for t in self._raw_times(lo, hi) if t > lo]
+        return min(times) if times else newest_ms
 
     # -------------------------------------------------------------- transport
 

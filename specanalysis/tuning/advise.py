@@ -17,8 +17,10 @@ from typing import Any
 
 import polars as pl
 
+from specanalysis.catalogue import PROOF, QUEUE_DEPTH
 from specanalysis.config import SpeculationConfig
 from specanalysis.errors import DataError
+from specanalysis.sources._base import Source, as_source
 from specanalysis.tuning.resolve import _show, resolve
 from specanalysis.tuning.results import (
     Recommendation,
@@ -45,7 +47,7 @@ __all__ = ["recommend"]
 _P = "speculation."
 
 
-def _measure_extras(source: Any, profile: Any, config: SpeculationConfig
+def _measure_extras(source: Source, profile: Any, config: SpeculationConfig
                     ) -> tuple[dict[str, tuple[float, str]], list[str]]:
     """Figures the profile does not carry, measured on ``source`` over its window."""
     from specanalysis import query as q
@@ -64,7 +66,7 @@ def _measure_extras(source: Any, profile: Any, config: SpeculationConfig
     except DataError as exc:
         notes.append(f"peak task rate not measured ({exc}); average rate used")
     # mean proof generation time
-    fam = "speculation_proof_generation_seconds"
+    fam = PROOF
     mean_expr = (q.sum(q.increase(q.metric(fam + "_sum"), w))
                  / q.sum(q.increase(q.metric(fam + "_count"), w)))
     res = source.evaluate(mean_expr, at)
@@ -74,7 +76,7 @@ def _measure_extras(source: Any, profile: Any, config: SpeculationConfig
     # queue depth trend over the window, in % of the configured capacity
     seconds = (at - start).total_seconds()
     step = max(15.0, seconds / 120)
-    series = source.evaluate_range(q.sum(q.metric("speculation_proof_queue_depth")),
+    series = source.evaluate_range(q.sum(q.metric(QUEUE_DEPTH)),
                                    start + timedelta(seconds=step), at, step)
     cap = config.proof.queue_size
     if series.height >= 3:
@@ -92,11 +94,12 @@ def _measure_extras(source: Any, profile: Any, config: SpeculationConfig
                 f"({pct:+.1f} % of capacity {cap})")
     if "queue_growth_pct" not in extras:
         extras["queue_growth_pct"] = (float("nan"), "fewer than 3 points of "
-                                      "speculation_proof_queue_depth in the window")
+                                      f"{QUEUE_DEPTH} in the window")
     return extras, notes
 
 
-def recommend(profile: Any, config: SpeculationConfig, *, source: Any = None,
+def recommend(profile: Any, config: SpeculationConfig, *,
+              source: Source | pl.DataFrame | None = None,
               thresholds: TuningThresholds | None = None,
               quadrant: str = "advise", check: bool | str = "auto",
               workload: Any = None, seeds: int | Sequence[int] = 4,
@@ -187,6 +190,7 @@ def recommend(profile: Any, config: SpeculationConfig, *, source: Any = None,
     notes: list[str] = []
     extras: dict[str, tuple[float, str]] = {}
     if source is not None:
+        source = as_source(source)
         extras, extra_notes = _measure_extras(source, profile, config)
         notes += extra_notes
 
