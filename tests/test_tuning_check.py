@@ -153,3 +153,19 @@ def test_a_clamp_is_named_in_the_evidence():
     # 2 x 1.3 s = 2.6 s, whole seconds 3000 ms, below the parameter's 5000 ms minimum
     assert recs["confirmation_timeout_ms"].proposed == 5000
     assert "2 x p99 = 2.6 s" in ev and "3000 raised to the 5000 minimum" in ev
+
+
+def test_recommend_cli_reconciles_the_configuration_with_the_data(capsys):
+    from specanalysis.cli import main
+
+    # cost-optimized says max_depth 3; the baseline fixture's gauges say 5
+    code = main(["recommend", "--config", "cost-optimized", "--fixture", "baseline",
+                 "--no-check"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "disagrees with the data's configuration gauges" in out
+    assert "max_depth: configured 3, the data's gauge says 5" in out
+    assert main(["recommend", "--config", "cost-optimized", "--fixture", "baseline",
+                 "--no-check", "--strict-config"]) == 2
+    err = capsys.readouterr().err
+    assert "max_depth" in err

@@ -169,13 +169,34 @@ def profile_table(profile: Any, description: str = "") -> str:
     return "\n".join(lines)
 
 
-def measure(args: argparse.Namespace) -> tuple[Any, Any, str]:
-    """Open the source and profile it: ``(profile, source, description)``."""
-    from specanalysis.profile import profile_workload
+def measure(args: argparse.Namespace, config: Any = None) -> tuple[Any, Any, str]:
+    """Open the source and profile it: ``(profile, source, description)``.
+
+    With ``config``, the profile reconciles it with the configuration gauges in
+    the data (a warning per disagreeing parameter; ``--strict-config``: exit 2).
+    """
+    import warnings
+
+    from specanalysis.profile import ConfigMismatchWarning, profile_workload
 
     source, description = open_source(args)
-    profile = profile_workload(source, window=args.window, at=args.at)
+    with warnings.catch_warnings():
+        # the disagreements are printed from profile.config_check, once
+        warnings.simplefilter("ignore", ConfigMismatchWarning)
+        profile = profile_workload(source, window=args.window, at=args.at,
+                                   config=config,
+                                   strict=bool(getattr(args, "strict_config", False)))
     return profile, source, description
+
+
+def config_disagreements(profile: Any) -> list[str]:
+    """``parameter: configured X, the data's gauge says Y`` for each disagreement."""
+    check = getattr(profile, "config_check", None)
+    if check is None or not check.height:
+        return []
+    bad = check.filter(~check["agrees"])
+    return [f"{r['parameter']}: configured {r['configured']:g}, the data's gauge says "
+            f"{r['measured']:g}" for r in bad.iter_rows(named=True)]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from specanalysis.cli.profile import add_source_arguments, measure
+from specanalysis.cli.profile import add_source_arguments, config_disagreements, measure
 from specanalysis.errors import DataError
 
 __all__ = ["register", "run"]
@@ -24,7 +24,8 @@ def run(args: argparse.Namespace) -> int:
 
         output_file(args.write, "--write")
     config = SpeculationConfig.from_toml(config_path(args.config, field="--config"))
-    profile, source, description = measure(args)
+    profile, source, description = measure(args, config)
+    mismatches = config_disagreements(profile)
     seeds = int(args.seeds)
     if seeds < 2 or str(seeds) != str(args.seeds).strip():
         raise DataError(f"{args.seeds!r} is not a number of seeds", field="--seeds",
@@ -44,10 +45,16 @@ def run(args: argparse.Namespace) -> int:
         doc = recs.to_dict()
         doc["source"] = description
         doc["config"] = str(args.config)
+        doc["config_mismatches"] = mismatches
         doc["written"] = None if args.write is None else str(args.write)
         print(json.dumps(doc, indent=2, allow_nan=False))
     else:
         print(f"Source: {description}\nCurrent configuration: {args.config}\n")
+        if mismatches:
+            print("WARNING: the configuration disagrees with the data's configuration "
+                  "gauges (the rules read the data; --strict-config makes this an "
+                  "error):")
+            print("\n".join(f"  {m}" for m in mismatches) + "\n")
         print(recs.summary())
         if args.all:
             print("\nEvery rule evaluated (fired or not):")
@@ -94,6 +101,10 @@ examples:
     parser.add_argument("--apply-quadrant", action="store_true",
                         help="also apply the classification matrix's settings (lowest "
                         "priority); by default they are only reported")
+    parser.add_argument("--strict-config", action="store_true",
+                        help="exit 2 when --config disagrees with the configuration "
+                        "gauges in the data (default: a warning naming each parameter "
+                        "and both values)")
     parser.add_argument("--json", action="store_true",
                         help="print the recommendations as JSON (every rule's "
                         "evaluation and the simulation check included)")
