@@ -118,6 +118,7 @@ _VALUES_MARK = b'"values":[['
 _VALUES_ANY = re.compile(rb'"values"\s*:\s*\[\s*\[')
 _VALUES_END = re.compile(rb"\]\s*\]")
 _WHITESPACE = b" \t\n\r"
+_BAD_NUMBER = re.compile(rb"(?:^|\n)(?:\+|-?0[0-9])")
 _EXCERPT = 160
 _MASK_WINDOW = 65536  # bytes masked before the excerpt is cut from them
 _MIN_S, _MAX_S = MIN_MS / 1000, MAX_MS / 1000
@@ -483,6 +484,9 @@ def _parse_compact_matrix(
     del skeleton, segments  # keep the peak near one copy of the values
     if csv.count(b"\n") != sum(counts) - 1:
         return None  # a line break inside a quoted value (not JSON): the general path
+    if (csv[:1] in (b"0", b"+") or b"\n0" in csv or b"\n+" in csv) and _BAD_NUMBER.search(
+            csv):
+        return None  # 0738... or +1738...: not JSON numbers, the general path refuses
     try:
         raw = pl.read_csv(
             io.BytesIO(csv),
