@@ -342,3 +342,11 @@ def test_matrix_parsing_matches_independent_construction(series):
         assert g[3:] == want[3:]
         gv, wv = g[2], want[2]
         assert (math.isnan(gv) and math.isnan(wv)) or gv == wv
+
+
+def test_a_raw_control_character_in_a_compact_value_is_not_json():
+    # found by the fuzz tier: the compact fast path read "\t2" as 2.0
+    body = ('{"status":"success","data":{"resultType":"matrix","result":'
+            '[{"metric":{"__name__":"ab"},"values":[[1,"\t2"]]}]}}')
+    with pytest.raises(PrometheusError, match="non_json"):
+        parse_query_response(body)

@@ -119,6 +119,7 @@ _VALUES_ANY = re.compile(rb'"values"\s*:\s*\[\s*\[')
 _VALUES_END = re.compile(rb"\]\s*\]")
 _WHITESPACE = b" \t\n\r"
 _BAD_NUMBER = re.compile(rb"(?:^|\n)(?:\+|-?0[0-9])")
+_CONTROL = re.compile(rb"[\x00-\x1f]")
 _EXCERPT = 160
 _MASK_WINDOW = 65536  # bytes masked before the excerpt is cut from them
 _MIN_S, _MAX_S = MIN_MS / 1000, MAX_MS / 1000
@@ -436,9 +437,12 @@ def _parse_compact_matrix(
             j = find(b"]]", i + len(mark))
             if j < 0:
                 return None
+            seg = body[i + len(mark) : j]
+            if _CONTROL.search(seg):
+                return None  # a raw control character is not JSON: the general path
             skeleton.append(body[pos:i])
             skeleton.append(b'"values":%d' % len(segments))
-            segments.append(body[i + len(mark) : j])
+            segments.append(seg)
             pos = j + 2
     else:
         end = _VALUES_END.search
