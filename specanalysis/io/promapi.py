@@ -119,7 +119,6 @@ _VALUES_ANY = re.compile(rb'"values"\s*:\s*\[\s*\[')
 _VALUES_END = re.compile(rb"\]\s*\]")
 _WHITESPACE = b" \t\n\r"
 _BAD_NUMBER = re.compile(rb"(?:^|\n)(?:\+|-?0[0-9])")
-_CONTROL = re.compile(rb"[\x00-\x1f]")
 _EXCERPT = 160
 _MASK_WINDOW = 65536  # bytes masked before the excerpt is cut from them
 _MIN_S, _MAX_S = MIN_MS / 1000, MAX_MS / 1000
@@ -437,12 +436,9 @@ def _parse_compact_matrix(
             j = find(b"]]", i + len(mark))
             if j < 0:
                 return None
-            seg = body[i + len(mark) : j]
-            if _CONTROL.search(seg):
-                return None  # a raw control character is not JSON: the general path
             skeleton.append(body[pos:i])
             skeleton.append(b'"values":%d' % len(segments))
-            segments.append(seg)
+            segments.append(body[i + len(mark) : j])
             pos = j + 2
     else:
         end = _VALUES_END.search
@@ -486,8 +482,12 @@ def _parse_compact_matrix(
     counts = [seg.count(b"],[") + 1 for seg in segments]
     csv = b"\n".join(seg.replace(b"],[", b"\n") for seg in segments)
     del skeleton, segments  # keep the peak near one copy of the values
-    if csv.count(b"\n") != sum(counts) - 1:
-        return None  # a line break inside a quoted value (not JSON): the general path
+    import numpy as np
+
+    # the only control characters may be the line breaks put between points: any
+    # other (a raw tab or line break inside a quoted value) is not JSON
+    if int(np.count_nonzero(np.frombuffer(csv, dtype=np.uint8) < 32)) != sum(counts) - 1:
+        return None  # the general path names it
     if (csv[:1] in (b"0", b"+") or b"\n0" in csv or b"\n+" in csv) and _BAD_NUMBER.search(
             csv):
         return None  # 0738... or +1738...: not JSON numbers, the general path refuses
