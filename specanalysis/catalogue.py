@@ -230,6 +230,12 @@ def _name(name: str) -> str:
     return name
 
 
+#: Why a ready task was refused speculative admission: the ``reason`` label of
+#: ``speculation_tasks_deferred_total`` (the simulator records the index).
+DEFER_REASONS = ("depth_limit", "branch_limit", "snapshot_limit", "pending_ops_limit",
+                 "memory_limit", "cascade_limit", "proof_queue_full", "disabled",
+                 "rollout")
+
 # Canonical names as constants: the package names a metric only through these
 # (or :func:`lookup`); tests/test_catalogue_names.py holds it to that.
 TASKS = _name("speculation_tasks_total")

@@ -20,11 +20,7 @@ ROOT = Path(__file__).resolve().parents[1] / "specanalysis"
 NAME = re.compile(r"^(speculation|solana)_[a-z0-9_]+$")
 
 #: Files not yet routed through the catalogue, with the reason.
-PENDING = {
-    # the simulator's metric emission is being rewritten (issue 7 section 1);
-    # it is to use the catalogue constants when that lands
-    "sim/emit.py",
-}
+PENDING: set[str] = set()
 
 
 def literal_names(path: Path) -> list[tuple[int, str]]:

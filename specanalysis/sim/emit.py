@@ -76,6 +76,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from specanalysis import catalogue as cat
 from specanalysis.frames import TIMESTAMP
 
 __all__ = [
@@ -267,90 +268,88 @@ def build_samples(res: Any, at: np.ndarray) -> pl.DataFrame:
     lg = res.log
 
     # counters
-    out.add("speculation_tasks_total", _count_upto(a["start"], at))
-    out.add("speculation_tasks_confirmed_total", _count_upto(a["fin"], at))
+    out.add(cat.TASKS, _count_upto(a["start"], at))
+    out.add(cat.CONFIRMED, _count_upto(a["fin"], at))
     rb_t = _f64(rbk, "time")
     rb_reason = rbk.get_column("reason").to_numpy().astype(str)
     for reason in sorted({"proof_invalid", "timeout", *rb_reason.tolist()}):
-        out.add("speculation_rollback_total", _count_upto(rb_t[rb_reason == reason], at),
+        out.add(cat.ROLLBACKS, _count_upto(rb_t[rb_reason == reason], at),
                 reason=reason)
     t_reason = tk.get_column("reason").fill_null("").to_numpy().astype(str)
     for reason in sorted({"proof_invalid", "timeout", "ancestor_failed",
                           *(r for r in t_reason.tolist() if r)}):
-        out.add("speculation_tasks_rolled_back_total",
+        out.add(cat.ROLLED_BACK,
                 _count_upto(a["rb"][t_reason == reason], at), reason=reason)
-    out.add("speculation_stake_slashed_total", _count_upto(rb_t, at))
+    out.add(cat.STAKE_SLASHED, _count_upto(rb_t, at))
     ch = res.chains
-    out.add("speculation_tasks_scheduled_total",
+    out.add(cat.SCHEDULED,
             _count_upto(_f64(ch, "arrived"), at, ch.get_column("length").to_numpy()))
-    out.add("speculation_tasks_rejected_total",
+    out.add(cat.REJECTED,
             _count_upto(lg.reject_t, at, lg.reject_n), reason="proof_queue_full")
-    from specanalysis.sim.engine import DEFER_REASONS
-
     combos = sorted(set(zip(lg.defer_reason.tolist(), lg.defer_depth.tolist(),
                             strict=True)))
     if not combos:  # the family exists even when nothing was deferred
         combos = [(0, float(cfg.max_depth))]
     for r, d in combos:
         m = (lg.defer_reason == r) & (lg.defer_depth == d)
-        out.add("speculation_tasks_deferred_total", _count_upto(lg.defer_t[m], at),
-                reason=DEFER_REASONS[r], depth=str(int(d)))
+        out.add(cat.DEFERRED, _count_upto(lg.defer_t[m], at),
+                reason=cat.DEFER_REASONS[r], depth=str(int(d)))
 
     # histograms
     top = max(cfg.max_depth, 5)
-    out.histogram("speculation_depth_histogram", a["start"], a["depth"],
+    out.histogram(cat.DEPTH, a["start"], a["depth"],
                   tuple(float(d) for d in range(top + 1)), at)
-    out.histogram("speculation_proof_generation_seconds", lg.proof_t, lg.proof_v,
+    out.histogram(cat.PROOF, lg.proof_t, lg.proof_v,
                   PROOF_BUCKETS, at)
-    out.histogram("speculation_e2e_latency_seconds", a["fin"], a["lat"], E2E_BUCKETS, at)
-    out.histogram("solana_confirmation_seconds", lg.confirm_t, lg.confirm_v,
+    out.histogram(cat.E2E, a["fin"], a["lat"], E2E_BUCKETS, at)
+    out.histogram(cat.CONFIRM, lg.confirm_t, lg.confirm_v,
                   CONFIRM_BUCKETS, at)
-    out.histogram("speculation_rollback_cascade_size", rb_t,
+    out.histogram(cat.CASCADE, rb_t,
                   rbk.get_column("size").to_numpy().astype(np.float64),
                   CASCADE_BUCKETS, at)
     exec_end = _f64(tk, "exec_end")
-    out.histogram("speculation_execution_seconds", exec_end, exec_end - a["start"],
+    out.histogram(cat.EXECUTION, exec_end, exec_end - a["start"],
                   EXEC_BUCKETS, at)
-    out.histogram("speculation_proof_batch_duration_seconds", lg.batch_t + lg.batch_dur,
+    out.histogram(cat.BATCH_DURATION, lg.batch_t + lg.batch_dur,
                   lg.batch_dur, BATCH_BUCKETS, at)
-    out.histogram("speculation_deferral_wait_seconds", lg.wait_t, lg.wait_v,
+    out.histogram(cat.DEFERRAL_WAIT, lg.wait_t, lg.wait_v,
                   DEFER_BUCKETS, at)
 
     # gauges
     for comp, values in memory_components(res, at, a).items():
-        out.add("speculation_memory_usage_bytes", values, component=comp)
-    out.add("speculation_memory_limit_bytes",
+        out.add(cat.MEMORY, values, component=comp)
+    out.add(cat.MEMORY_LIMIT,
             np.full(len(at), cfg.limits.max_memory_mb * _MIB))
-    out.add("speculation_active_tasks", _open(a["start"], a["end"], at))
+    out.add(cat.ACTIVE, _open(a["start"], a["end"], at))
     current = np.zeros(len(at))
     for d in range(cfg.max_depth):
         m = a["depth"] == d
         n_d = _open(a["start"][m], a["end"][m], at)
-        out.add("speculation_active_tasks_by_depth", n_d, depth=str(d))
+        out.add(cat.ACTIVE_BY_DEPTH, n_d, depth=str(d))
         current = np.where(n_d > 0, float(d), current)
-    out.add("speculation_active_branches", step_values(lg.branch_t, lg.branch_d, at))
-    out.add("speculation_proof_queue_depth", step_values(lg.queue_t, lg.queue_d, at))
-    out.add("speculation_proof_queue_capacity", np.full(len(at), cfg.proof.queue_size))
+    out.add(cat.BRANCHES, step_values(lg.branch_t, lg.branch_d, at))
+    out.add(cat.QUEUE_DEPTH, step_values(lg.queue_t, lg.queue_d, at))
+    out.add(cat.QUEUE_CAP, np.full(len(at), cfg.proof.queue_size))
     n_b = _count_upto(lg.batch_t, at) - _count_upto(lg.batch_t, at - BATCH_WINDOW_S)
     k_b = (_count_upto(lg.batch_t, at, lg.batch_k)
            - _count_upto(lg.batch_t, at - BATCH_WINDOW_S, lg.batch_k))
-    out.add("speculation_proof_batch_size",
+    out.add(cat.BATCH,
             np.divide(k_b, n_b, out=np.zeros(len(at)), where=n_b > 0))
-    out.add("speculation_current_depth", current)
-    out.add("speculation_max_depth", np.full(len(at), cfg.max_depth))
+    out.add(cat.CURRENT_DEPTH, current)
+    out.add(cat.MAX_DEPTH, np.full(len(at), cfg.max_depth))
     auto = step_values(lg.auto_t, lg.auto_d, at)
-    out.add("speculation_enabled", (1.0 if cfg.enabled else 0.0) * (1.0 - auto))
-    out.add("speculation_auto_disabled", auto)
-    out.add("speculation_proof_workers_busy",
+    out.add(cat.ENABLED, (1.0 if cfg.enabled else 0.0) * (1.0 - auto))
+    out.add(cat.AUTO_DISABLED, auto)
+    out.add(cat.WORKERS_BUSY,
             _open(lg.batch_t, lg.batch_t + lg.batch_dur, at))
-    out.add("speculation_proof_workers", np.full(len(at), cfg.proof.worker_threads))
+    out.add(cat.WORKERS, np.full(len(at), cfg.proof.worker_threads))
     for name in CONFIG_GAUGES:
         value = cfg
         for part in name.split("."):
             value = getattr(value, part)
-        out.add("speculation_config", np.full(len(at), float(value)), parameter=name)
+        out.add(cat.CONFIG, np.full(len(at), float(value)), parameter=name)
     spec = a["spec"]
     bond = cfg.stake.min_stake + cfg.stake.stake_per_depth * a["depth"][spec]
-    out.add("speculation_stake_locked_lamports",
+    out.add(cat.STAKE_LOCKED,
             _open(a["start"][spec], a["end"][spec], at, bond))
     return out.frame()

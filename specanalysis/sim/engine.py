@@ -106,6 +106,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from specanalysis import catalogue as _cat
 from specanalysis._time import parse_duration, to_ms
 from specanalysis.errors import SpecAnalysisError, WorkloadSpecError
 from specanalysis.sim.workload import Workload, arrival_times
@@ -127,10 +128,8 @@ JOB_NONE, JOB_BACKLOG, JOB_QUEUED, JOB_SERVICE = range(4)
 STARTED, BLOCKED_PARENT, BLOCKED_DEPTH, BLOCKED_SLOT = range(4)
 # attempt outcomes
 OUTCOMES = ("in_flight", "confirmed", "rolled_back")
-#: Why a ready task was refused speculative admission (``speculation_tasks_deferred_total``).
-DEFER_REASONS = ("depth_limit", "branch_limit", "snapshot_limit", "pending_ops_limit",
-                 "memory_limit", "cascade_limit", "proof_queue_full", "disabled",
-                 "rollout")
+#: Deferral reasons (the index is what a deferral record keeps).
+DEFER_REASONS = _cat.DEFER_REASONS
 (D_DEPTH, D_BRANCH, D_SNAP, D_PENDING, D_MEMORY, D_CASCADE, D_QUEUE, D_DISABLED,
  D_ROLLOUT) = range(len(DEFER_REASONS))
 
