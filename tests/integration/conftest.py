@@ -56,3 +56,26 @@ def backfilled(prometheus_bin, tmp_path_factory) -> Backfilled:
         with PrometheusSource(server.url, deadline=30) as source:
             yield Backfilled(samples, source, server, ts.min(), ts.max(),
                              _semantics(server.version))
+
+
+@pytest.fixture(scope="session")
+def baseline_samples():
+    """The bundled two-hour ``baseline`` fixture (every metric the profile reads)."""
+    from specanalysis.fixtures import load_fixture
+
+    return load_fixture("baseline")
+
+
+@pytest.fixture(scope="session")
+def baseline_prometheus(baseline_samples, prometheus_bin, tmp_path_factory):
+    """A real Prometheus serving the ``baseline`` fixture (backfilled once per session)."""
+    from specanalysis.sources.prometheus import PrometheusSource
+
+    from .server import serve_samples
+
+    workdir = tmp_path_factory.mktemp("prom_baseline")
+    with serve_samples(baseline_samples, workdir, prometheus=prometheus_bin["prometheus"],
+                       promtool=prometheus_bin["promtool"]) as server:
+        src = PrometheusSource(server.url)
+        yield src
+        src.close()

@@ -19,24 +19,13 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def simulated():
-    from specanalysis.fixtures import load_fixture
-
-    return load_fixture("baseline")
+def simulated(baseline_samples):
+    return baseline_samples
 
 
 @pytest.fixture(scope="module")
-def prometheus_source(simulated, prometheus_bin, tmp_path_factory):
-    from specanalysis.sources.prometheus import PrometheusSource
-
-    from .server import serve_samples
-
-    workdir = tmp_path_factory.mktemp("prom_compare")
-    with serve_samples(simulated, workdir, prometheus=prometheus_bin["prometheus"],
-                       promtool=prometheus_bin["promtool"]) as server:
-        src = PrometheusSource(server.url)
-        yield src
-        src.close()
+def prometheus_source(baseline_prometheus):
+    return baseline_prometheus
 
 
 def test_window_comparison_equal_on_prometheus_and_offline(simulated, prometheus_source):

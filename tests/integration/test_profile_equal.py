@@ -20,25 +20,13 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def simulated():
-    """The bundled two-hour ``baseline`` fixture (every metric the profile reads)."""
-    from specanalysis.fixtures import load_fixture
-
-    return load_fixture("baseline")
+def simulated(baseline_samples):
+    return baseline_samples
 
 
 @pytest.fixture(scope="module")
-def prometheus_source(simulated, prometheus_bin, tmp_path_factory):
-    from specanalysis.sources.prometheus import PrometheusSource
-
-    from .server import serve_samples  # helper C's backfill-and-serve recipe
-
-    workdir = tmp_path_factory.mktemp("prom_profile")
-    with serve_samples(simulated, workdir, prometheus=prometheus_bin["prometheus"],
-                       promtool=prometheus_bin["promtool"]) as server:
-        src = PrometheusSource(server.url)
-        yield src
-        src.close()
+def prometheus_source(baseline_prometheus):
+    return baseline_prometheus
 
 
 @pytest.fixture(scope="module")
