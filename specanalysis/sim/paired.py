@@ -175,10 +175,10 @@ def _num(x: Any) -> str:
     return f"{x:.4g}"
 
 
-def _run(args: tuple) -> dict[str, float]:
+def _run(cfg: Any, workload: Any, duration: float, warmup: float, seed: int,
+         settings: Any) -> dict[str, float]:
     from specanalysis.sim.engine import simulate
 
-    cfg, workload, duration, warmup, seed, settings = args
     return simulate(cfg, workload, duration=duration, seed=seed, settings=settings,
                     progress=False).summary(warmup=warmup)
 
@@ -234,13 +234,13 @@ def predict_change(current: Any, proposed: Any, workload: Any, *, seeds: int | S
     rows = []
     for s in seed_list:
         if s not in cache:
-            cache[s] = _run((current, workload, dur, warm, s, settings))
+            cache[s] = _run(current, workload, dur, warm, s, settings)
             if progress:
                 progress()
         rows.append({"config": "current", "seed": s, **cache[s]})
     for s in seed_list:
         rows.append({"config": "proposed", "seed": s,
-                     **_run((proposed, workload, dur, warm, s, settings))})
+                     **_run(proposed, workload, dur, warm, s, settings)})
         if progress:
             progress()
     runs = pl.DataFrame(rows)

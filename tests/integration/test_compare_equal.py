@@ -18,26 +18,16 @@ from specanalysis.compare import compare, window
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def simulated(baseline_samples):
-    return baseline_samples
-
-
-@pytest.fixture(scope="module")
-def prometheus_source(baseline_prometheus):
-    return baseline_prometheus
-
-
-def test_window_comparison_equal_on_prometheus_and_offline(simulated, prometheus_source):
+def test_window_comparison_equal_on_prometheus_and_offline(baseline_samples, baseline_prometheus):
     from specanalysis.sources.offline import OfflineSource
 
-    offline = OfflineSource(simulated)
+    offline = OfflineSource(baseline_samples)
     first, last = offline.time_range()
     t1 = first + timedelta(minutes=5)
     t2 = t1 + timedelta(minutes=55)
     t3 = last - timedelta(minutes=1)
     results = [compare(window(src, t1, t2), window(src, t2 + timedelta(seconds=15), t3))
-               for src in (offline, prometheus_source)]
+               for src in (offline, baseline_prometheus)]
     a, b = (r.tidy().sort("metric") for r in results)
     assert a["metric"].to_list() == b["metric"].to_list()
     assert a["verdict"].to_list() == b["verdict"].to_list()

@@ -1,6 +1,6 @@
 """The workload profile on a real, backfilled Prometheus equals the offline profile.
 
-The bundled ``baseline`` fixture (simulated; every catalogue metric the profile
+The bundled ``baseline`` fixture (baseline_samples; every catalogue metric the profile
 reads) is written as OpenMetrics, backfilled with ``promtool tsdb create-blocks-from openmetrics``
 and served by a real ``prometheus``; the same samples feed an OfflineSource.
 Every figure, the depth table and the characterisation must agree.
@@ -20,20 +20,10 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def simulated(baseline_samples):
-    return baseline_samples
-
-
-@pytest.fixture(scope="module")
-def prometheus_source(baseline_prometheus):
-    return baseline_prometheus
-
-
-@pytest.fixture(scope="module")
-def offline(simulated):
+def offline(baseline_samples):
     from specanalysis.sources.offline import OfflineSource
 
-    return OfflineSource(simulated)
+    return OfflineSource(baseline_samples)
 
 
 def _same(a: float, b: float) -> bool:
@@ -43,13 +33,13 @@ def _same(a: float, b: float) -> bool:
 
 
 @pytest.mark.parametrize("window", ["1h", "10m"])
-def test_profile_equal_on_prometheus_and_offline(offline, prometheus_source, window):
+def test_profile_equal_on_prometheus_and_offline(offline, baseline_prometheus, window):
     end = offline.time_range()[1]
     at = end - timedelta(minutes=3)
     off = profile_workload(offline, window=window, at=at)
-    live = profile_workload(prometheus_source, window=window, at=at)
+    live = profile_workload(baseline_prometheus, window=window, at=at)
     assert off.missing == live.missing
-    # fixtures simulated before the offered-load and pipeline-timing metrics existed
+    # fixtures baseline_samples before the offered-load and pipeline-timing metrics existed
     # lack only those; every other metric the profile reads is there
     assert set(off.missing) <= {
         "speculation_tasks_scheduled_total", "speculation_tasks_rejected_total",
@@ -70,10 +60,10 @@ def test_profile_equal_on_prometheus_and_offline(offline, prometheus_source, win
     assert off.value("task_rate") > 0 and off.value("proof_p99") > 0
 
 
-def test_characterization_equal(offline, prometheus_source):
+def test_characterization_equal(offline, baseline_prometheus):
     end = offline.time_range()[1]
     off = characterize(offline, window="1h", at=end)
-    live = characterize(prometheus_source, window="1h", at=end)
+    live = characterize(baseline_prometheus, window="1h", at=end)
     assert off.workload_type == live.workload_type
     assert off.quadrant == live.quadrant
     assert off.nearest_quadrant == live.nearest_quadrant
@@ -85,7 +75,7 @@ def test_characterization_equal(offline, prometheus_source):
         assert _same(v, live.features[k]), (k, v, live.features[k])
 
 
-def test_plot_frames_equal(offline, prometheus_source):
+def test_plot_frames_equal(offline, baseline_prometheus):
     from specanalysis import plots
 
     end = offline.time_range()[1]
@@ -93,7 +83,7 @@ def test_plot_frames_equal(offline, prometheus_source):
     for build in (plots.task_rate_frame, plots.rollback_rate_frame,
                   plots.proof_latency_frame):
         a = build(offline, window="5m", **kw)
-        b = build(prometheus_source, window="5m", **kw)
+        b = build(baseline_prometheus, window="5m", **kw)
         assert a.height == b.height > 0, build.__name__
         num = [c for c, t in a.schema.items() if t == pl.Float64]
         for c in a.columns:
