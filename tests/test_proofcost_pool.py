@@ -69,6 +69,30 @@ def test_mdc_against_a_direct_simulation_of_the_recursion():
         assert exact.tail(t) == pytest.approx(np.mean(wait > t), abs=0.01)
 
 
+@pytest.mark.parametrize(("c", "rho"), [(1, 0.5), (3, 0.8), (8, 0.95), (32, 0.9),
+                                      (17, 0.3)])
+def test_mdc_stationary_law_solves_the_balance_equations(c, rho):
+    """The generating-function solution against the chain it describes: ``pi``
+    is a distribution and ``pi = pi P`` for ``N' = max(N - c, 0) + Poisson(lambda D)``
+    (the transition matrix built directly from the Poisson pmf), and the inner
+    roots solve ``z^c = exp(lambda D (z - 1))`` inside the unit disk."""
+    from scipy.stats import poisson
+
+    lam_d = rho * c
+    roots = qm._inner_roots(c, lam_d)
+    assert len(roots) == c - 1 and np.all(np.abs(roots) < 1)
+    assert np.allclose(roots ** c, np.exp(lam_d * (roots - 1)), atol=1e-12)
+    assert len(np.unique(np.round(roots, 9))) == c - 1
+    pi = qm.MDcWait(lam_d, 1.0, c).pi
+    n = len(pi)
+    assert pi.sum() == pytest.approx(1.0) and pi.min() >= 0
+    pmf = poisson.pmf(np.arange(n), lam_d)
+    nxt = pi[: c + 1].sum() * pmf  # from n <= c the next state is the arrivals
+    for m in range(c + 1, n):
+        nxt[m - c:] += pi[m] * pmf[: n - (m - c)]
+    assert np.max(np.abs(nxt - pi)) < 1e-12
+
+
 def test_unstable_queue():
     q = qm.mgc(rate=3.0, mean_service=1.0, servers=2)
     assert not q.stable and math.isinf(q.mean_wait) and q.wait_quantile(0.5) == math.inf
