@@ -118,6 +118,10 @@ _VALUES_MARK = b'"values":[['
 _VALUES_ANY = re.compile(rb'"values"\s*:\s*\[\s*\[')
 _VALUES_END = re.compile(rb"\]\s*\]")
 _WHITESPACE = b" \t\n\r"
+#: where each result type keeps its points
+_POINT_KEYS = {"vector": ("value", "histogram"), "matrix": ("values", "histograms")}
+#: bytes of a values array: a separator (whitespace, [ ] ,) as " ", anything else "a"
+_TOKEN_MARKS = bytes(32 if c in b" \t\n\r[]," else 97 for c in range(256))
 _BAD_NUMBER = re.compile(rb"(?:^|\n)(?:\+|-?0[0-9])")
 _EXCERPT = 160
 _MASK_WINDOW = 65536  # bytes masked before the excerpt is cut from them
@@ -451,11 +455,15 @@ def _parse_compact_matrix(
             if e is None:
                 return None
             seg = body[m.end():e.start()]
-            if _space_in_strings(seg):
-                return None  # JSON may hold it, a number may not: the general path
+            packed = seg.translate(None, _WHITESPACE)
+            if _tokens(seg) != 2 * (packed.count(b"],[") + 1):
+                # whitespace inside a string (JSON may hold it, a number may not) or
+                # between two tokens ("1 738" is not JSON; deleting it would read
+                # 1738): the general path decides
+                return None
             skeleton.append(body[pos:m.start()])
             skeleton.append(b'"values":%d' % len(segments))
-            segments.append(seg.translate(None, _WHITESPACE))
+            segments.append(packed)
             pos = e.end()
         if not segments:
             return None
@@ -527,14 +535,12 @@ def _parse_compact_matrix(
     return QueryResponse(_assemble(points, labels), result_type, warnings, infos)
 
 
-def _space_in_strings(seg: bytes) -> bool:
-    """Whether whitespace occurs inside a quoted string of a values array."""
-    import numpy as np
-
-    arr = np.frombuffer(seg, dtype=np.uint8)
-    inside = (np.cumsum(arr == 34, dtype=np.uint8) & 1).astype(bool)
-    ws = (arr == 32) | (arr == 10) | (arr == 9) | (arr == 13)
-    return bool((ws & inside).any())
+def _tokens(seg: bytes) -> int:
+    """How many tokens (numbers, strings) a values array holds, with whitespace and
+    ``[ ] ,`` as separators: two per point exactly when no whitespace stands inside
+    a string or between two tokens (each adds one)."""
+    marks = seg.translate(_TOKEN_MARKS)
+    return marks.count(b" a") + (marks[:1] == b"a")
 
 
 # ------------------------------------------------------- general path
@@ -597,7 +603,19 @@ def _parse_general(
         if not isinstance(series, dict):
             raise _bad_response("a series is not an object", status, source)
         metrics.append(series.get("metric") or {})
+        # points under the other result type's key would be dropped unread
+        wrong = ("values", "histograms") if result_type == "vector" else (
+            "value", "histogram")
+        if any(k in series for k in wrong):
+            raise _bad_response(
+                f"a {result_type} series holds "
+                f"'{next(k for k in wrong if k in series)}' (expected "
+                f"{' or '.join(repr(k) for k in _POINT_KEYS[result_type])})",
+                status, source)
         if result_type == "vector":
+            if "value" not in series and "histogram" not in series:
+                raise _bad_response("a vector sample has neither 'value' nor "
+                                    "'histogram'", status, source)
             floats = [series["value"]] if "value" in series else []
             hists = [series["histogram"]] if "histogram" in series else []
         else:
