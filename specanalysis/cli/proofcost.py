@@ -237,7 +237,7 @@ A calibration CSV looks like:
   100000,0.27
   1000000,2.03
 
-exit codes: 0 ok, 1 no configuration meets the target (size-pool), 2 bad input
+For size-pool, exit code 1 means no pool meets the target.
 """,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -259,18 +259,20 @@ exit codes: 0 ok, 1 no configuration meets the target (size-pool), 2 bad input
             "and size queue_size (overflow chance below 1e-4 at the peak) and "
             "timeout_ms (1.5 x the 99.99th percentile), beside the guide's "
             "queue_size = peak_rate x avg_proof_s x 3. Workers share the cores: "
-            "with --constraints, each proof gets cores // workers threads."
+            "with --constraints, each proof gets cores // workers threads. The "
+            "proposal is then run in the simulator at the peak rate and its p99 "
+            "decides (the next candidates are tried when it misses; --no-check "
+            "skips this)."
         ),
         epilog="""\
 examples:
   specanalysis proofcost size-pool --fixture baseline --target-p99 60
-  specanalysis proofcost size-pool --fixture baseline --target-p99 5 --proof-time 0.5 \
+  specanalysis proofcost size-pool --fixture baseline --target-p99 5 --proof-time 0.5 \\
       --overhead 1
   specanalysis proofcost size-pool --rate 2 --peak-rate 5 --constraints 1000000 \\
       --cores 32 --target-p99 20
 
-exit codes: 0 the target is met, 1 it is not (the best pool is still shown),
-2 bad input
+Here exit code 1 means no pool meets the target (the best one is still shown).
 """,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
