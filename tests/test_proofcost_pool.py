@@ -237,6 +237,45 @@ def test_size_proof_pool_meets_the_target_and_the_simulator_agrees():
     assert s.peak.p99_sojourn_s == pytest.approx(sim.p99_sojourn_s, rel=0.2)
 
 
+def test_sizing_with_batches_is_decided_by_the_simulator():
+    """One worker, F = 1 s + 0.3 s per proof, peak 1.2 proofs/s: batch 1 cannot keep
+    up (0.77/s); batch 5 can (2/s). The queueing model, which assumes batches fill
+    to the 1 s timeout and then stay that size, puts the batch-5 p99 far above
+    10 s; the simulator's workers take larger batches as the queue grows and keep
+    the p99 near 5-6 s. The check makes the simulator decide, and a run on
+    another seed agrees."""
+    cost = pc.ProofCost(per_proof_s=0.3, overhead_s=1.0, cv=0.05)
+    unchecked = pc.size_proof_pool(0.5, 1.2, cost, target_p99=10.0, cores=4, workers=[1],
+                                   batch_sizes=(1, 5), check=False)
+    assert unchecked.checked is None and not unchecked.feasible
+    assert unchecked.peak.p99_sojourn_s > 10.0
+    s = pc.size_proof_pool(0.5, 1.2, cost, target_p99=10.0, cores=4, workers=[1],
+                           batch_sizes=(1, 5), check_proofs=10_000)
+    assert (s.worker_threads, s.batch_size) == (1, 5)
+    assert s.feasible and s.checked is not None and s.checked.p99_sojourn_s <= 10.0
+    assert "simulator check at the peak" in s.summary()
+    again = pc.simulate_pool(1.2, cost, workers=1, batch_size=5, batch_timeout=1.0,
+                             proofs=10_000, seed=7)
+    assert again.p99_sojourn_s <= 10.0
+
+
+def test_a_pool_the_model_calls_unstable_but_that_adapts_is_not_refused():
+    """Without a fill wait (batch_timeout 0) the model prices batches of one, which
+    cannot carry 1.2/s; workers that take what is queued (up to 5) can. No
+    capacity warning when the simulator shows the pool keeping up; one without
+    the check."""
+    cost = pc.ProofCost(per_proof_s=0.3, overhead_s=1.0, cv=0.05)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pc.CapacityWarning)
+        s = pc.size_proof_pool(0.5, 1.2, cost, target_p99=10.0, cores=4, workers=[1],
+                               batch_sizes=(5,), batch_timeout=0.0, check_proofs=10_000)
+    assert s.feasible and s.checked.p99_sojourn_s <= 10.0
+    assert any("keep up" in n for n in s.notes)
+    with pytest.warns(pc.CapacityWarning, match="unstable"):
+        pc.size_proof_pool(0.5, 1.2, cost, target_p99=10.0, cores=4, workers=[1],
+                           batch_sizes=(5,), batch_timeout=0.0, check=False)
+
+
 def test_size_proof_pool_with_a_model_trades_threads_for_workers():
     model = pc.calibrate(pc.published_times().filter(
         pc.pl.col("constraints") >= 10_001), cores=8,

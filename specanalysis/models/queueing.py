@@ -216,9 +216,8 @@ class MDcWait:
         # the queue's geometric tail (decay z0^-n) down to 1e-17
         spread = int(lam_d + 12 * math.sqrt(lam_d + 1) + 12)
         tail = math.log(1e17) / math.log(_outer_root(c, lam_d))
-        n = 64
-        while n < 2 * (c + spread) + tail:
-            n *= 2
+        # pi reaches c + spread + tail; the Poisson of one service time adds a spread
+        n = 16 * math.ceil(max(64, c + 2 * spread + tail) / 16)
         zs = np.exp(-2j * np.pi * np.arange(n // 2 + 1) / n)  # where rfft evaluates
         pi = self._stationary(c, lam_d, n, zs)
         self.pi = pi
