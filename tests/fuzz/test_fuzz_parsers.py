@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import tomllib
 import warnings
 from collections import Counter
 from datetime import datetime, timezone
@@ -338,8 +339,21 @@ def test_toml_round_trip(values):
         assert again == cfg
 
 
+def _same_settings(given: dict, kept: dict, path: str = "speculation") -> None:
+    for key, value in given.items():
+        assert key in kept, f"{path}.{key} was dropped"
+        if isinstance(value, dict):
+            _same_settings(value, kept[key], f"{path}.{key}")
+        else:
+            assert kept[key] == value, f"{path}.{key}: {value!r} became {kept[key]!r}"
+
+
 @fuzz
 @given(st.sampled_from(TOMLS).flatmap(mutated))
 def test_toml_mutations(data):
     text = data.decode("utf-8", errors="surrogateescape")
-    _typed(SpeculationConfig.from_toml, text if "\n" in text else text + "\n")
+    text = text if "\n" in text else text + "\n"
+    cfg = _typed(SpeculationConfig.from_toml, text)
+    if cfg is not None:  # accepted: every setting the TOML gives is kept as given
+        _same_settings(tomllib.loads(text).get("speculation", {}),
+                       cfg.to_dict()["speculation"])
