@@ -498,6 +498,12 @@ def _parse_compact_matrix(
     # other (a raw tab or line break inside a quoted value) is not JSON
     if int(np.count_nonzero(np.frombuffer(csv, dtype=np.uint8) < 32)) != sum(counts) - 1:
         return None  # the general path names it
+    if b" " in csv:
+        return None  # a space in a value (" 1"): JSON holds it, a number may not
+    if csv.count(b'"') % 2:
+        # a string left open: "]]" inside it ended the values array early, and the
+        # CSV reader would close it itself ("48 -> 4); not JSON, the general path
+        return None
     if (csv[:1] in (b"0", b"+") or b"\n0" in csv or b"\n+" in csv) and _BAD_NUMBER.search(
             csv):
         return None  # 0738... or +1738...: not JSON numbers, the general path refuses
