@@ -102,8 +102,11 @@ def main() -> int:
         from distributed import Client, LocalCluster
 
         t0 = time.perf_counter()
+        # workers preload the simulator, as `dask worker --preload
+        # specanalysis.sim.sweep` does on a team's cluster (README)
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                          host="127.0.0.1", dashboard_address=":0") as cluster, \
+                          host="127.0.0.1", dashboard_address=":0",
+                          preload=["specanalysis.sim.sweep"]) as cluster, \
                 Client(cluster, set_as_default=False) as client:
             client.wait_for_workers(2)
             startup = time.perf_counter() - t0

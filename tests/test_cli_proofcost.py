@@ -102,6 +102,16 @@ def test_size_pool_on_the_fixture(capsys):
     assert doc["peak"]["utilisation"] == pytest.approx(doc["peak_rate"] / capacity,
                                                        rel=0.1)
     assert doc["guide_queue_size"] > 0
+    # the proposal was run in the simulator at the peak before it was shown
+    assert doc["simulator_check"]["p99_s"] <= 10
+    assert doc["simulator_check"]["proofs"] > 1000
+
+
+def test_size_pool_without_the_simulator_check(capsys):
+    code, out, _ = _run(capsys, "proofcost", "size-pool", "--rate", "0.5", "--peak-rate",
+                        "1", "--proof-time", "1", "--target-p99", "10", "--cores", "4",
+                        "--no-check", "--json")
+    assert code == 0 and json.loads(out)["simulator_check"] is None
 
 
 def test_size_pool_text_and_unstable(capsys):

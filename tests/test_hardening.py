@@ -109,6 +109,63 @@ def test_6_quoted_timestamps_read_the_same_by_both_paths():
     assert spaced.equals(fast)
 
 
+#: timestamp spellings (JSON text) and the time each means, None where it must be
+#: refused: numbers, numbers in quotes (read like numbers by every path), and
+#: invalid ones (not numbers, out of range, NaN/Inf)
+TIMESTAMPS = [
+    ("1704067200", 1704067200000), ("1704067200.5", 1704067200500),
+    ("1.7040672e9", 1704067200000), ("0", 0), ('" 1704067200"', 1704067200000),
+    ('"1704067200"', 1704067200000), ('"1704067200.5"', 1704067200500),
+    ('"1.5E9"', 1500000000000), ('"1704067200e0"', 1704067200000),
+    ('"abc"', None), ('""', None), ('" "', None), ('"NaN"', None), ('"Inf"', None),
+    ('"-Infinity"', None), ('"0x10"', None), ("null", None), ("true", None),
+    ("[1]", None), ("{}", None), ("1e300", None), ("-1e15", None), ('"-1e15"', None),
+    ('"1e400"', None), ("1e400", None), ("01704067200", None),
+]
+
+
+def _outcome(parse) -> tuple | str:
+    """(ms of each point) when accepted, "refused" for a typed error."""
+    try:
+        resp = parse()
+    except PrometheusError:
+        return "refused"
+    frame = resp.frame if resp.histograms is None else resp.histograms
+    return tuple(frame.get_column("timestamp").dt.epoch("ms").to_list())
+
+
+@pytest.mark.parametrize(("ts", "ms"), TIMESTAMPS, ids=[t for t, _ in TIMESTAMPS])
+def test_6_every_path_gives_one_outcome_for_a_timestamp(ts, ms):
+    """Quoted, numeric and invalid timestamps: the compact fast path, the any-layout
+    fast path, the general path and every result type (matrix, vector, native
+    histogram, scalar) accept the same spellings with the same time, or refuse."""
+    from specanalysis.io.promapi import _parse_compact_matrix, _parse_general
+
+    def envelope(kind: str, result: str) -> bytes:
+        return ('{"status":"success","data":{"resultType":"KIND","result":RESULT}}'
+                .replace("KIND", kind).replace("RESULT", result.replace("TS", ts))
+                .encode())
+
+    matrix = envelope("matrix", '[{"metric":{"__name__":"up"},"values":[[TS,"1"],'
+                      '[1704067300,"2"]]}]')
+    spaced = matrix.replace(b",", b", ").replace(b":", b": ")
+    want = "refused" if ms is None else (ms, 1704067300000)
+    for body in (matrix, spaced):
+        assert _outcome(lambda b=body: parse_query_response(b)) == want
+        assert _outcome(lambda b=body: _parse_general(b, None, None)) == want
+        for any_layout in (False, True):  # a fast path may decline (None), not differ
+            fast = _parse_compact_matrix(body, None, None, any_layout=any_layout)
+            if fast is not None:
+                assert _outcome(lambda f=fast: f) == want, (body, any_layout)
+    one = "refused" if ms is None else (ms,)
+    vector = envelope("vector", '[{"metric":{"__name__":"up"},"value":[TS,"1"]}]')
+    histogram = envelope("vector", '[{"metric":{"__name__":"up"},"histogram":[TS,'
+                         '{"count":"1","sum":"1","buckets":[[0,"0","1","1"]]}]}]')
+    scalar = envelope("scalar", '[TS,"1"]')
+    for body in (vector, histogram, scalar):
+        assert _outcome(lambda b=body: parse_query_response(b)) == one, body
+
+
 @pytest.mark.parametrize("layout", [
     {}, {"separators": (", ", ": ")}, {"indent": 2}, {"indent": "\t"}])
 def test_15_any_json_layout_gives_the_same_frame(layout):

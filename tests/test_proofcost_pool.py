@@ -69,6 +69,30 @@ def test_mdc_against_a_direct_simulation_of_the_recursion():
         assert exact.tail(t) == pytest.approx(np.mean(wait > t), abs=0.01)
 
 
+@pytest.mark.parametrize(("c", "rho"), [(1, 0.5), (3, 0.8), (8, 0.95), (32, 0.9),
+                                      (17, 0.3)])
+def test_mdc_stationary_law_solves_the_balance_equations(c, rho):
+    """The generating-function solution against the chain it describes: ``pi``
+    is a distribution and ``pi = pi P`` for ``N' = max(N - c, 0) + Poisson(lambda D)``
+    (the transition matrix built directly from the Poisson pmf), and the inner
+    roots solve ``z^c = exp(lambda D (z - 1))`` inside the unit disk."""
+    from scipy.stats import poisson
+
+    lam_d = rho * c
+    roots = qm._inner_roots(c, lam_d)
+    assert len(roots) == c - 1 and np.all(np.abs(roots) < 1)
+    assert np.allclose(roots ** c, np.exp(lam_d * (roots - 1)), atol=1e-12)
+    assert len(np.unique(np.round(roots, 9))) == c - 1
+    pi = qm.MDcWait(lam_d, 1.0, c).pi
+    n = len(pi)
+    assert pi.sum() == pytest.approx(1.0) and pi.min() >= 0
+    pmf = poisson.pmf(np.arange(n), lam_d)
+    nxt = pi[: c + 1].sum() * pmf  # from n <= c the next state is the arrivals
+    for m in range(c + 1, n):
+        nxt[m - c:] += pi[m] * pmf[: n - (m - c)]
+    assert np.max(np.abs(nxt - pi)) < 1e-12
+
+
 def test_unstable_queue():
     q = qm.mgc(rate=3.0, mean_service=1.0, servers=2)
     assert not q.stable and math.isinf(q.mean_wait) and q.wait_quantile(0.5) == math.inf
@@ -211,6 +235,45 @@ def test_size_proof_pool_meets_the_target_and_the_simulator_agrees():
     sim = pc.simulate_pool(3.0, cost, workers=s.worker_threads, proofs=20_000, seed=3)
     assert sim.p99_sojourn_s <= 4.0
     assert s.peak.p99_sojourn_s == pytest.approx(sim.p99_sojourn_s, rel=0.2)
+
+
+def test_sizing_with_batches_is_decided_by_the_simulator():
+    """One worker, F = 1 s + 0.3 s per proof, peak 1.2 proofs/s: batch 1 cannot keep
+    up (0.77/s); batch 5 can (2/s). The queueing model, which assumes batches fill
+    to the 1 s timeout and then stay that size, puts the batch-5 p99 far above
+    10 s; the simulator's workers take larger batches as the queue grows and keep
+    the p99 near 5-6 s. The check makes the simulator decide, and a run on
+    another seed agrees."""
+    cost = pc.ProofCost(per_proof_s=0.3, overhead_s=1.0, cv=0.05)
+    unchecked = pc.size_proof_pool(0.5, 1.2, cost, target_p99=10.0, cores=4, workers=[1],
+                                   batch_sizes=(1, 5), check=False)
+    assert unchecked.checked is None and not unchecked.feasible
+    assert unchecked.peak.p99_sojourn_s > 10.0
+    s = pc.size_proof_pool(0.5, 1.2, cost, target_p99=10.0, cores=4, workers=[1],
+                           batch_sizes=(1, 5), check_proofs=10_000)
+    assert (s.worker_threads, s.batch_size) == (1, 5)
+    assert s.feasible and s.checked is not None and s.checked.p99_sojourn_s <= 10.0
+    assert "simulator check at the peak" in s.summary()
+    again = pc.simulate_pool(1.2, cost, workers=1, batch_size=5, batch_timeout=1.0,
+                             proofs=10_000, seed=7)
+    assert again.p99_sojourn_s <= 10.0
+
+
+def test_a_pool_the_model_calls_unstable_but_that_adapts_is_not_refused():
+    """Without a fill wait (batch_timeout 0) the model prices batches of one, which
+    cannot carry 1.2/s; workers that take what is queued (up to 5) can. No
+    capacity warning when the simulator shows the pool keeping up; one without
+    the check."""
+    cost = pc.ProofCost(per_proof_s=0.3, overhead_s=1.0, cv=0.05)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pc.CapacityWarning)
+        s = pc.size_proof_pool(0.5, 1.2, cost, target_p99=10.0, cores=4, workers=[1],
+                               batch_sizes=(5,), batch_timeout=0.0, check_proofs=10_000)
+    assert s.feasible and s.checked.p99_sojourn_s <= 10.0
+    assert any("keep up" in n for n in s.notes)
+    with pytest.warns(pc.CapacityWarning, match="unstable"):
+        pc.size_proof_pool(0.5, 1.2, cost, target_p99=10.0, cores=4, workers=[1],
+                           batch_sizes=(5,), batch_timeout=0.0, check=False)
 
 
 def test_size_proof_pool_with_a_model_trades_threads_for_workers():

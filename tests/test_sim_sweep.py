@@ -112,6 +112,25 @@ def test_results_are_bit_identical_whichever_executor(serial, executor):
     assert _equal(other.frame, serial.frame)
 
 
+@pytest.mark.parametrize(("n", "size", "workers"), [(179, 11, 2), (1000, 40, 8), (5, 3, 2),
+                                                 (1, 1, 1), (64, 8, 4)])
+def test_guided_chunks_cover_every_run_once_and_shrink_at_the_end(n, size, workers):
+    from specanalysis.sim.sweep import _chunk_sizes
+
+    sizes = _chunk_sizes(n, size, workers)
+    assert sum(sizes) == n and max(sizes) <= size and min(sizes) >= 1
+    assert sizes == sorted(sizes, reverse=True)  # never grows again
+    # the tail: once fewer than 2 x workers x size runs remain, a chunk is at most
+    # remaining / (2 workers) (or an eighth of size), so workers finish together
+    left = n
+    for k in sizes:
+        if left < 2 * workers * size:
+            assert k <= max(math.ceil(left / (2 * workers)), size // 8, 1)
+        left -= k
+    fixed = _chunk_sizes(n, size, workers, guided=False)
+    assert fixed[:-1] == [size] * (len(fixed) - 1) and sum(fixed) == n
+
+
 def test_workload_parameters_vary_too():
     s = sweep(BASE, WL, {"workload.rate": [2, 8], "workload.pattern":
                          ["constant", "burst:4x:5s:every:15s"]}, seeds=1,

@@ -140,7 +140,8 @@ def run_size_pool(args: argparse.Namespace) -> int:
         sizing = pc.size_proof_pool(rate, peak, cost, args.target_p99, args.cores,
                                     constraints=args.constraints,
                                     batch_sizes=batch_sizes,
-                                    batch_timeout=args.batch_timeout)
+                                    batch_timeout=args.batch_timeout,
+                                    check=not args.no_check)
     if args.json:
         doc = {"source": described, "proof_cost": cost_text, "rate": rate,
                "peak_rate": peak, "target_p99_s": args.target_p99, "cores": args.cores,
@@ -154,7 +155,12 @@ def run_size_pool(args: argparse.Namespace) -> int:
                "peak": {"utilisation": sizing.peak.utilisation,
                         "p99_s": _finite(sizing.peak.p99_sojourn_s),
                         "mean_wait_s": _finite(sizing.peak.mean_wait_s)},
-               "headroom": sizing.headroom, "notes": list(sizing.notes)}
+               "headroom": sizing.headroom, "notes": list(sizing.notes),
+               "simulator_check": None if sizing.checked is None else {
+                   "proofs": sizing.checked.proofs,
+                   "p99_s": sizing.checked.p99_sojourn_s,
+                   "mean_wait_s": sizing.checked.mean_wait_s,
+                   "mean_batch": sizing.checked.mean_batch}}
         print(json.dumps(doc, indent=2, allow_nan=False))
     else:
         print(f"Source: {described}\nProof cost: {cost_text}\n")
@@ -231,7 +237,7 @@ A calibration CSV looks like:
   100000,0.27
   1000000,2.03
 
-exit codes: 0 ok, 1 no configuration meets the target (size-pool), 2 bad input
+For size-pool, exit code 1 means no pool meets the target.
 """,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -253,18 +259,20 @@ exit codes: 0 ok, 1 no configuration meets the target (size-pool), 2 bad input
             "and size queue_size (overflow chance below 1e-4 at the peak) and "
             "timeout_ms (1.5 x the 99.99th percentile), beside the guide's "
             "queue_size = peak_rate x avg_proof_s x 3. Workers share the cores: "
-            "with --constraints, each proof gets cores // workers threads."
+            "with --constraints, each proof gets cores // workers threads. The "
+            "proposal is then run in the simulator at the peak rate and its p99 "
+            "decides (the next candidates are tried when it misses; --no-check "
+            "skips this)."
         ),
         epilog="""\
 examples:
   specanalysis proofcost size-pool --fixture baseline --target-p99 60
-  specanalysis proofcost size-pool --fixture baseline --target-p99 5 --proof-time 0.5 \
+  specanalysis proofcost size-pool --fixture baseline --target-p99 5 --proof-time 0.5 \\
       --overhead 1
   specanalysis proofcost size-pool --rate 2 --peak-rate 5 --constraints 1000000 \\
       --cores 32 --target-p99 20
 
-exit codes: 0 the target is met, 1 it is not (the best pool is still shown),
-2 bad input
+Here exit code 1 means no pool meets the target (the best one is still shown).
 """,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -290,6 +298,11 @@ exit codes: 0 the target is met, 1 it is not (the best pool is still shown),
     sp.add_argument("--batch-timeout", type=float, default=1.0, metavar="S",
                     help="seconds a worker waits for a batch to fill (default 1, "
                     "the simulator's reading)")
+    sp.add_argument("--no-check", action="store_true",
+                    help="show the queueing model's proposal without running it in the "
+                    "simulator first (by default the proposal is simulated at the peak "
+                    "and the simulator's p99 decides; for batches above 1 the model is "
+                    "an approximation)")
     _add_model_arguments(sp, required=False)
     sp.add_argument("--json", action="store_true", help="print JSON")
     sp.set_defaults(func=run_size_pool)

@@ -303,12 +303,14 @@ def _annotations(
 
 
 def _ts_ms(value: Any, status: int | None, source: str | None) -> int:
-    """Milliseconds of an API timestamp (unix seconds as a JSON number), range-checked."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    """Milliseconds of an API timestamp (unix seconds as a JSON number, or a number
+    in quotes as every path reads it: see :func:`_quoted_ts`), range-checked."""
+    seconds = _quoted_ts(value)
+    if seconds is None:
         raise _bad_response(f"timestamp {value!r} is not a number", status, source)
-    if not (_MIN_S <= value <= _MAX_S):  # also NaN and +-Inf
+    if not (_MIN_S <= seconds <= _MAX_S):  # also NaN and +-Inf
         raise _bad_response(f"timestamp {value!r} is out of range", status, source)
-    return round(value * 1000)
+    return round(seconds * 1000)
 
 
 # --------------------------------------------------------- shared helpers

@@ -23,7 +23,11 @@ Cache
 Chunking
     Runs are grouped into chunks of about half a second of work (timed on a
     first run) and at least four chunks per worker, so the cost of scheduling
-    stays small next to the work (``Sweep.stats`` records what happened).
+    stays small next to the work; the last chunks shrink (guided
+    self-scheduling) so that workers finish together. Dask workers import the
+    simulator before the first chunk (``dask worker --preload
+    specanalysis.sim.sweep`` does it when they start). ``Sweep.stats`` records
+    what happened.
 
 Examples
 --------
@@ -463,6 +467,27 @@ def _run_chunk(tasks: list[tuple[int, Any, Workload, int]], duration: float,
     return out, time.perf_counter() - t0
 
 
+def _chunk_sizes(n: int, size: int, workers: int, *, guided: bool = True) -> list[int]:
+    """Chunks of ``size`` runs; ``guided`` (self-scheduling): ``size`` while
+    plenty remain, then ``remaining / (2 workers)`` runs, down to an eighth of
+    ``size``, so the last chunks are short and no worker waits long for
+    another to finish."""
+    smallest = max(1, size // 8) if guided else size
+    out, left = [], n
+    while left > 0:
+        k = min(left, size, max(smallest, math.ceil(left / (2 * workers))))
+        out.append(k)
+        left -= k
+    return out
+
+
+def _warm_worker() -> int:
+    """Import the simulator in a worker process (returns its pid)."""
+    import specanalysis.sim.sweep  # noqa: F401
+
+    return os.getpid()
+
+
 def _in_notebook() -> bool:
     ip = sys.modules.get("IPython")
     if ip is None:
@@ -601,7 +626,10 @@ class _Runner:
         self.bar.update(len(rows))
 
     def chunks(self, size: int) -> list[list[tuple[int, Any, Workload, int]]]:
-        return [self.tasks[i:i + size] for i in range(0, len(self.tasks), size)]
+        sizes = _chunk_sizes(len(self.tasks), size, self.stats.get("workers") or 1,
+                             guided=self.stats.get("guided", False))
+        bounds = np.cumsum([0, *sizes])
+        return [self.tasks[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
     def serial(self, size: int) -> None:
         for chunk in self.chunks(size):
@@ -621,6 +649,14 @@ class _Runner:
     def dask(self, client: Any, size: int, show: bool) -> None:
         from distributed import as_completed
 
+        t0 = time.perf_counter()
+        try:  # load the simulator on every worker before the clock starts
+            client.run(_warm_worker)
+        except (OSError, TimeoutError) as exc:
+            raise SchedulerUnavailable(
+                f"lost the Dask scheduler while preparing the workers "
+                f"({type(exc).__name__})", field="executor") from None
+        self.stats["setup_s"] += time.perf_counter() - t0
         chunks = self.chunks(size)
         token = uuid.uuid4().hex[:12]
         try:
@@ -834,8 +870,8 @@ def sweep(
     stats: dict[str, Any] = {"runs": len(runs), "cached": n_cached,
                              "computed": len(pending), "mode": "cache",
                              "workers": 0, "chunksize": 0, "chunks": 0,
-                             "chunks_done": 0, "compute_s": 0.0, "setup_s": 0.0,
-                             "wall_s": 0.0, "pilot_s": 0.0}
+                             "chunks_done": 0, "guided": False, "compute_s": 0.0,
+                             "setup_s": 0.0, "wall_s": 0.0, "pilot_s": 0.0}
 
     # ---- connect first: an unreachable scheduler fails before any work
     client, own_client, pool, own_pool = None, False, None, False
@@ -885,7 +921,9 @@ def sweep(
                     mode, workers = "serial", 1  # a pool would cost more than it saves
             stats.update(mode=mode, workers=workers, chunksize=size,
                          chunks=stats["chunks_done"]
-                         + math.ceil(len(runner.tasks) / size))
+                         + len(_chunk_sizes(len(runner.tasks), size, workers,
+                                            guided=chunksize is None)),
+                         guided=chunksize is None)
             if mode == "processes" and runner.tasks:
                 t0 = time.perf_counter()
                 if pool is None:
@@ -1019,7 +1057,8 @@ class Sweep:
         Simulated seconds per run and the warm-up left out.
     stats
         How the sweep ran: ``runs``, ``cached``, ``computed``, ``mode``,
-        ``workers``, ``chunksize``, ``chunks``, ``compute_s`` (seconds spent
+        ``workers``, ``chunksize`` (the largest chunk), ``chunks``, ``guided``
+        (whether the last chunks shrank), ``compute_s`` (seconds spent
         simulating, summed over workers), ``wall_s`` (seconds from dispatch to
         the last result), ``setup_s``, ``pilot_s``. Not part of the results.
     """

@@ -1,10 +1,27 @@
-"""Print how many promqltest evals the vocabulary could express, per version."""
+"""Print how many promqltest evals the vocabulary could express, per version, and why
+the others were left out (the most frequent reasons)."""
 
 from __future__ import annotations
 
+import collections
+import re
+
+#: how many exclusion reasons the summary lists per version
+TOP_REASONS = 8
+
+
+def _reason_group(reason: str) -> str:
+    """A reason without its details, so that like reasons count together."""
+    reason = re.sub(r"^(function|aggregation) \S+", r"\1 not in the vocabulary", reason)
+    reason = re.sub(r"^operator (or token )?\S+", "operator not in the vocabulary", reason)
+    reason = re.sub(r"^(\w+) of an expression \(a subquery\)", "subquery", reason)
+    reason = re.sub(r"^(cannot read|expected ').*", "syntax the translator does not read",
+                    reason)
+    return reason
+
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    from .promqltest import PROMQLTEST, VERSIONS, expressible, read_version
+    from .promqltest import PROMQLTEST, VERSIONS, exclusion, read_version
 
     if not PROMQLTEST.is_dir():
         return
@@ -17,11 +34,17 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         if not (PROMQLTEST / version).is_dir():
             continue
         evals = read_version(version)
-        ok = sum(1 for ev in evals if expressible(ev))
+        reasons = collections.Counter()
+        for ev in evals:
+            why = exclusion(ev)
+            if why is not None:
+                reasons[_reason_group(why)] += 1
+        ok = len(evals) - sum(reasons.values())
         passed = sum(1 for r in terminalreporter.stats.get("passed", ())
                      if f"[{version}/" in r.nodeid and r.when == "call")
         lines.append(f"promqltest {version}: {ok} of {len(evals)} evals expressible, "
-                     f"{passed} passed")
+                     f"{passed} passed; left out:")
+        lines.extend(f"  {n:5d}  {why}" for why, n in reasons.most_common(TOP_REASONS))
     terminalreporter.write_sep("-", "conformance")
     for line in lines:
         terminalreporter.write_line(line)

@@ -6,18 +6,24 @@ next to the repository; they are test data and are never copied here.
 
 An eval is *expressible* when its query uses only what
 :mod:`specanalysis.query` builds (selectors with ``= != =~ !~``, the range
-functions, ``histogram_quantile`` with a literal quantile, ``sum avg min max
+functions, ``histogram_quantile`` with a constant quantile, ``sum avg min max
 count`` with ``by``/``without``, ``scalar``, ``+ - * /`` with ``on``/``ignoring``,
-number literals and unary minus) and its data uses only what a samples frame
-holds (float samples of named series: no native histograms, no staleness
-markers). Everything else raises :class:`Unsupported` with the reason, so the
-count of expressible evals grows with the vocabulary.
+number literals, unary minus and plus) and the series it selects are ones a
+samples frame holds: float samples of named series. Left out are the series
+with native histograms (``{{...}}``, and the ``x`` histograms that
+``load_with_nhcb`` makes from ``x_bucket``/``x_count``/``x_sum``), with start
+timestamps (``@st``) or with the type-and-unit labels; a series with staleness
+markers is held without them, which is exact inside range functions
+(Prometheus' range selectors skip markers), so only an instant selector of such
+a series leaves its eval out. Everything else raises :class:`Unsupported` with
+the reason, so the count of expressible evals grows with the vocabulary.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,10 +35,16 @@ PROMQLTEST = ROOT.parent / "shared" / "promqltest"
 VERSIONS = {"v2.42.0": "prom2", "v3.14.0": "prom3"}
 EPSILON = 1e-6  # promqltest's tolerance (relative)
 MIN_NORMAL = 2.2250738585072014e-308
+#: labels with a meaning of their own behind Prometheus' type-and-unit feature flag
+RESERVED = frozenset({"__type__", "__unit__"})
 
 
 class Unsupported(Exception):
     """The eval uses something outside the query vocabulary or the samples frame."""
+
+
+#: a staleness marker in expanded values (``stale``); see :func:`expand_values`
+STALE = "stale"
 
 
 # ------------------------------------------------------------------ values
@@ -72,12 +84,21 @@ def parse_time_ms(text: str) -> int:
         raise Unsupported(f"time {text!r}") from None
 
 
-def expand_values(tokens: list[str]) -> list[float | None]:
-    """Expanding notation: ``1+2x3`` -> 1 3 5 7; ``_`` and ``_x3`` -> gaps; ``5`` -> 5."""
-    out: list[float | None] = []
+def expand_values(tokens: list[str], *, stale: bool = False) -> list[float | str | None]:
+    """Expanding notation: ``1+2x3`` -> 1 3 5 7; ``_`` and ``_x3`` -> gaps; ``5`` -> 5.
+
+    ``stale`` becomes :data:`STALE` where ``stale=True`` (load lines), else it is
+    :class:`Unsupported`; native histograms (``{{...}}``) always are.
+    """
+    out: list[float | str | None] = []
     for tok in tokens:
-        if tok == "stale" or tok.startswith("{{"):
-            raise Unsupported("staleness markers or native histograms in the data")
+        if tok == "stale" and stale:
+            out.append(STALE)
+            continue
+        if tok.startswith("{{"):
+            raise Unsupported("native histograms in the data")
+        if tok == "stale":
+            raise Unsupported("staleness markers in the data")
         if tok == "_":
             out.append(None)
             continue
@@ -109,6 +130,7 @@ _TOKEN = re.compile(r"""
     (?P<ws>\s+)
   | (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)
   | (?P<duration>\[[^\]]*\])
+  | (?P<durlit>\d+(?:ms|s|m|h|d|w|y)(?:\d+(?:ms|s|m|h|d|w|y))*(?![a-zA-Z0-9_:]))
   | (?P<number>0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?(?![a-zA-Z_:]))
   | (?P<op>=~|!~|!=|==|>=|<=|[-+*/%^=<>(){},@])
   | (?P<ident>[a-zA-Z_:][a-zA-Z0-9_:.]*)
@@ -159,6 +181,19 @@ _OTHER_AGGS = {"topk", "bottomk", "quantile", "stddev", "stdvar", "group", "coun
                "limitk", "limit_ratio"}
 _KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool",
              "offset", "and", "or", "unless", "atan2"}
+
+
+def _constant(expr: q.Expr) -> float:
+    """The value of a number literal or of arithmetic on literals (``1./6.``)."""
+    if isinstance(expr, q.Number):
+        return expr.value
+    if isinstance(expr, q.BinaryOp):
+        a, b = _constant(expr.lhs), _constant(expr.rhs)
+        if expr.op == "/":  # IEEE division, as Go's: x/0 is +-Inf or NaN
+            return a / b if b else (math.nan if a == 0 or math.isnan(a)
+                                    else math.copysign(math.inf, a) * math.copysign(1, b))
+        return {"+": a + b, "-": a - b, "*": a * b}[expr.op]
+    raise Unsupported("a quantile that is not a constant")
 
 
 class _Parser:
@@ -213,6 +248,8 @@ class _Parser:
 
     def _no_lower_ops(self, expr: q.Expr) -> q.Expr:
         tok = self.peek()
+        if tok is not None and tok[1].lower() in ("smoothed", "anchored"):
+            raise Unsupported("extended range selector (smoothed, anchored)")
         if tok is not None and (tok[1] in ("==", "!=", ">", "<", ">=", "<=")
                                 or tok[1].lower() in ("and", "or", "unless")):
             raise Unsupported(f"operator {tok[1]}")
@@ -233,8 +270,8 @@ class _Parser:
         if tok is not None and tok[1] in ("-", "+"):
             self.take()
             inner = self.unary()
-            if tok[1] == "+":
-                raise Unsupported("unary +")
+            if tok[1] == "+":  # a no-op in PromQL (the metric name stays)
+                return inner
             if isinstance(inner, q.Number):
                 return q.number(-inner.value)
             return q.binop(-1, "*", inner)
@@ -264,6 +301,8 @@ class _Parser:
             raise Unsupported("string literal")
         if kind == "duration":
             raise Unsupported("range/subquery")
+        if kind == "durlit":
+            raise Unsupported("duration literal (offset, @ or a duration expression)")
         if value == "(":
             inner = self.additive()
             self.expect(")")
@@ -319,6 +358,10 @@ class _Parser:
     def function(self, name: str) -> q.Expr:
         self.expect("(")
         if name in q.RANGE_FUNCTIONS:
+            parens = 0
+            while self.peek() and self.peek()[1] == "(":  # rate((x[5m])) is rate(x[5m])
+                self.take()
+                parens += 1
             kind, sel_name = self.take()
             if kind == "ident":
                 sel = self.selector(sel_name, allow_range=True)
@@ -328,18 +371,16 @@ class _Parser:
             else:
                 raise Unsupported(f"{name} of an expression")
             if not isinstance(sel, tuple):
-                raise Unsupported(f"{name} without a range")
+                raise Unsupported(f"{name} of an expression (a subquery)")
+            if self.peek() and self.peek()[1].lower() in ("smoothed", "anchored"):
+                raise Unsupported("extended range selector (smoothed, anchored)")
+            for _ in range(parens):
+                self.expect(")")
             self.expect(")")
             selector, window = sel
             return q.range_function(name, selector, window)
         if name == "histogram_quantile":
-            kind, value = self.take()
-            sign = 1.0
-            if value == "-":
-                sign, (kind, value) = -1.0, self.take()
-            if kind != "number" and value.lower() not in ("inf", "nan"):
-                raise Unsupported("histogram_quantile with a non-literal quantile")
-            phi = sign * parse_number(value)
+            phi = _constant(self.additive())
             self.expect(",")
             inner = self.additive()
             self.expect(")")
@@ -390,9 +431,14 @@ class _Parser:
                 raise Unsupported("range vector result")
             self.take()
             inner = tok[1][1:-1].strip()
-            if ":" in inner or not _DUR.match(inner):
-                raise Unsupported("subquery or unusual range")
-            window = parse_time_ms(inner) / 1000
+            if ":" in inner:
+                raise Unsupported("subquery")
+            if re.fullmatch(r"\d+(\.\d+)?", inner):  # Prometheus 3: seconds
+                window = float(inner)
+            elif _DUR.match(inner):
+                window = parse_time_ms(inner) / 1000
+            else:
+                raise Unsupported("duration expression in a range")
             nxt = self.peek()
             if nxt is not None and (nxt[1] == "@" or nxt[1].lower() == "offset"):
                 raise Unsupported("offset or @")
@@ -402,39 +448,70 @@ class _Parser:
         return sel
 
 
-def selector_names(expr: q.Expr) -> set[str]:
-    """Metric names an expression selects."""
+def selectors(expr: q.Expr, in_range: bool = False):
+    """Every selector of an expression, with whether a range function holds it."""
     if isinstance(expr, q.Selector):
-        return {expr.name}
-    out: set[str] = set()
+        yield expr, in_range
+        return
+    in_range = in_range or isinstance(expr, q.RangeFunction)
     for name in ("selector", "expr", "lhs", "rhs"):
         child = getattr(expr, name, None)
         if isinstance(child, q.Expr):
-            out |= selector_names(child)
-    return out
+            yield from selectors(child, in_range)
 
 
-def translate(text: str, bad_names: frozenset[str] = frozenset()) -> q.Expr:
-    """The query vocabulary expression for PromQL ``text`` (or :class:`Unsupported`)."""
+def _selects(sel: q.Selector, labels: Mapping[str, str]) -> bool:
+    return labels.get("__name__") == sel.name and all(
+        m.matches(labels.get(m.label)) for m in sel.matchers)
+
+
+def translate(text: str, bad_series: Sequence[tuple[dict, str]] = (),
+              stale_series: Sequence[dict] = ()) -> q.Expr:
+    """The query vocabulary expression for PromQL ``text`` (or :class:`Unsupported`).
+
+    ``bad_series`` are series (labels, reason) whose data a samples frame cannot
+    hold (native histograms, start timestamps): a query selecting any is not
+    expressible. ``stale_series`` have staleness markers, which the frame leaves
+    out: exact inside range functions (Prometheus' range selectors skip them),
+    wrong under an instant selector, which a marker ends.
+    """
     try:
         expr = _Parser(text).parse()
     except Unsupported:
         raise
     except (q.QueryError, ValueError, IndexError) as exc:
         raise Unsupported(f"cannot build: {exc}") from None
-    if selector_names(expr) & bad_names:
-        raise Unsupported("data: staleness markers or native histograms")
+    for sel, in_range in selectors(expr):
+        for labels, reason in bad_series:
+            if _selects(sel, labels):
+                raise Unsupported(f"data: {reason}")
+        if not in_range and any(_selects(sel, lab) for lab in stale_series):
+            raise Unsupported("data: staleness markers under an instant selector")
     return expr
 
 
-def expressible(ev: Eval) -> bool:
+def translate_eval(ev: Eval) -> q.Expr:
+    """:func:`translate` of an eval's query against the data it runs on."""
     if ev.unsupported:
-        return False
+        raise Unsupported(ev.unsupported)
+    return translate(ev.expr, ev.bad_series, ev.stale_series)
+
+
+def expressible(ev: Eval) -> bool:
     try:
-        translate(ev.expr, ev.bad_names)
+        translate_eval(ev)
     except Unsupported:
         return False
     return True
+
+
+def exclusion(ev: Eval) -> str | None:
+    """Why an eval is not run (None when it is expressible)."""
+    try:
+        translate_eval(ev)
+    except Unsupported as exc:
+        return str(exc)
+    return None
 
 
 # ------------------------------------------------------------------ files
@@ -462,7 +539,10 @@ class Eval:
     data: list[Series] = field(default_factory=list)  # the storage at this eval
     data_id: int = 0
     unsupported: str | None = None
-    bad_names: frozenset[str] = frozenset()  # metrics whose data a frame cannot hold
+    # series (labels, reason) whose data a frame cannot hold (native histograms,
+    # start timestamps), and series with staleness markers (see translate)
+    bad_series: list[tuple[dict, str]] = field(default_factory=list)
+    stale_series: list[dict] = field(default_factory=list)
 
 
 def _series_descriptor(text: str) -> tuple[dict[str, str] | None, str]:
@@ -506,8 +586,12 @@ def _series_descriptor(text: str) -> tuple[dict[str, str] | None, str]:
         return None, toks_text
     if name is not None and not rest.strip() and name.lower() in ("nan", "inf"):
         return None, toks_text  # a scalar result written as a number
-    if any(k.startswith("__") for k in labels):
-        raise Unsupported("reserved labels (__type__, __unit__: a feature flag)")
+    if "__name__" in labels:  # {__name__="metric"}: the metric name in braces
+        if name is not None:
+            raise Unsupported("metric name given twice")
+        name = labels.pop("__name__")
+    if RESERVED & set(labels):
+        raise Unsupported("type and unit labels (__type__, __unit__: a feature flag)")
     if name is not None:
         labels["__name__"] = name
     labels = {k: v for k, v in labels.items() if v != ""}
@@ -520,7 +604,8 @@ def read_file(path: Path) -> list[Eval]:
     storage: list[Series] = []
     data_id = 0
     bad_data: str | None = None
-    bad_names: set[str] = set()
+    bad_series: list[tuple[dict, str]] = []  # series a frame cannot hold, and why
+    stale_series: list[dict] = []  # series with staleness markers
     evals: list[Eval] = []
     ignoring = False
     i = 0
@@ -537,14 +622,15 @@ def read_file(path: Path) -> list[Eval]:
             ignoring = False
             continue
         if line == "clear":
-            storage, bad_data, bad_names = [], None, set()
+            storage, bad_data, bad_series, stale_series = [], None, [], []
             data_id += 1
             continue
         if line.startswith("load"):
             parts = line.split()
             data_id += 1
             block_bad = None
-            if parts[0] != "load":
+            nhcb = parts[0] == "load_with_nhcb"
+            if parts[0] not in ("load", "load_with_nhcb"):
                 block_bad = f"{parts[0]} blocks"
             try:
                 interval = parse_time_ms(parts[-1])
@@ -556,15 +642,32 @@ def read_file(path: Path) -> list[Eval]:
                 i += 1
                 labels = None
                 try:
+                    if re.match(r"^[^\s]*@st\s", text):
+                        labels = _series_descriptor(text.split("@st")[0])[0] or None
+                        raise Unsupported("start timestamps (@st lines)")
                     labels, rest = _series_descriptor(text)
                     if labels is None or "__name__" not in labels:
                         raise Unsupported("series without a metric name")
-                    values = expand_values(rest.split())
+                    values = expand_values(rest.split(), stale=True)
+                    if STALE in values:
+                        # range selectors skip staleness markers; instant selectors
+                        # do not (see translate)
+                        stale_series.append(labels)
                     storage.append(Series(labels, [
-                        (k * interval, v) for k, v in enumerate(values) if v is not None]))
+                        (k * interval, v) for k, v in enumerate(values)
+                        if v is not None and v != STALE]))
+                    if nhcb:
+                        # load_with_nhcb also stores each classic histogram
+                        # (x_bucket, x_count, x_sum) as a native histogram x
+                        base = re.sub(r"_(bucket|count|sum)$", "", labels["__name__"])
+                        if base != labels["__name__"]:
+                            native = {k: v for k, v in labels.items() if k != "le"}
+                            native["__name__"] = base
+                            bad_series.append(
+                                (native, "native histograms (from load_with_nhcb)"))
                 except Unsupported as exc:
                     if labels and "__name__" in labels and not block_bad:
-                        bad_names.add(labels["__name__"])
+                        bad_series.append((labels, str(exc)))
                     else:
                         block_bad = block_bad or str(exc)
             bad_data = bad_data or block_bad
@@ -577,7 +680,7 @@ def read_file(path: Path) -> list[Eval]:
         ev = Eval(file=path.name, line=i, expr="", start_ms=0, end_ms=0, step_ms=1,
                   is_range=kind == "range", fail=cmd == "eval_fail",
                   ordered=cmd == "eval_ordered", data=list(storage), data_id=data_id,
-                  bad_names=frozenset(bad_names))
+                  bad_series=list(bad_series), stale_series=list(stale_series))
         if kind == "instant":
             mm = re.match(r"^at\s+(\S+)\s+(.*)$", rest)
             ev.start_ms = ev.end_ms = parse_time_ms(mm.group(1))
