@@ -84,6 +84,7 @@ import io
 import json
 import math
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -475,23 +476,48 @@ def _values_text(
     """
     import numpy as np
 
-    lo, hi = bounds[0][0] - 1, bounds[-1][1]  # body[lo] is the "[" before the first
+    lo = min(s for s, _ in bounds) - 1  # a "[" precedes every text
+    hi = max(e for _, e in bounds)
     view = memoryview(body)
     other = np.frombuffer(body, dtype=np.uint8, count=hi - lo, offset=lo) < 33
     if not other.any() or not any(other[s - lo:e - lo].any() for s, e in bounds):
         return (bytearray(b"],[").join([view[s:e] for s, e in bounds]),
                 [e - s for s, e in bounds], None)
-    span = np.frombuffer(body, dtype=np.uint8, count=hi - lo, offset=lo)
-    tmp = np.empty_like(other)
-    for byte in (44, 91, 93):  # other: True where a byte is not part of a token
-        np.equal(span, byte, out=tmp)
-        np.logical_or(other, tmp, out=other)
-    starts = tmp[:-1]  # starts[j]: a token starts at span[j + 1]
-    np.greater(other[:-1], other[1:], out=starts)
-    tokens = sum(int(np.count_nonzero(starts[s - lo - 1:e - lo - 1])) for s, e in bounds)
-    del other, tmp, starts, span
-    texts = [body[s:e].translate(None, _JSON_WS) for s, e in bounds]
-    return bytearray(b"],[").join(texts), [len(t) for t in texts], tokens
+    # count the tokens in a thread (numpy releases the GIL) while this one deletes
+    # the whitespace (the two take about as long)
+    counted: list = []
+    worker = threading.Thread(target=_count_tokens, args=(body, lo, bounds, other, counted))
+    worker.start()
+    try:
+        texts = [body[s:e].translate(None, _JSON_WS) for s, e in bounds]
+        text = bytearray(b"],[").join(texts)
+    finally:
+        worker.join()
+    if isinstance(counted[0], BaseException):
+        raise counted[0]
+    return text, [len(t) for t in texts], counted[0]
+
+
+def _count_tokens(body: bytes, lo: int, bounds: list[tuple[int, int]], other: Any,
+                  out: list) -> None:
+    """Append to ``out`` the number of tokens in the texts at ``bounds`` (or the error).
+
+    ``other`` marks the JSON whitespace of ``body[lo:]``; it is overwritten.
+    """
+    import numpy as np
+
+    try:
+        span = np.frombuffer(body, dtype=np.uint8, count=other.size, offset=lo)
+        tmp = np.empty_like(other)
+        for byte in (44, 91, 93):  # other: True where a byte is not part of a token
+            np.equal(span, byte, out=tmp)
+            np.logical_or(other, tmp, out=other)
+        starts = tmp[:-1]  # starts[j]: a token starts at span[j + 1]
+        np.greater(other[:-1], other[1:], out=starts)
+        out.append(sum(int(np.count_nonzero(starts[s - lo - 1:e - lo - 1]))
+                       for s, e in bounds))
+    except BaseException as exc:  # noqa: BLE001 - raised again by the caller
+        out.append(exc)
 
 
 def _read_points(
@@ -622,21 +648,28 @@ def _parse_matrix_fast(
             return None
     if index != list(range(len(bounds))):
         return None
-    points = _read_points(body, bounds)
+    import numpy as np
+
+    labels = _label_frame([s.get("metric", {}) for s in result], status, source)
+    label_cols = [c for c in labels.columns if c not in ("sid", "metric")]
+    order = (labels.with_row_index("_r")
+             .sort(["metric", *label_cols], nulls_last=False, maintain_order=True)
+             .get_column("_r").to_numpy())
+    # the series' texts are read in the frame's order, so no row moves afterwards
+    ranked = [k for k in order if isinstance(result[k].get("values"), int)]
+    points = _read_points(body, [bounds[result[k]["values"]] for k in ranked])
     if points is None:
         return None
     counts, raw = points
-    metrics = [s.get("metric", {}) for s in result]
-    import numpy as np
-
-    sids = np.asarray([i for i, s in enumerate(result) if isinstance(s.get("values"), int)],
-                      dtype=np.uint32)
+    position = np.empty(order.size, dtype=np.uint32)
+    position[order] = np.arange(order.size, dtype=np.uint32)
+    labels = labels.select(pl.all().gather(order)).with_columns(
+        pl.Series("sid", np.arange(order.size, dtype=np.uint32)))
     points = raw.select(
-        pl.Series("sid", np.repeat(sids, counts)),
+        pl.Series("sid", np.repeat(position[ranked], counts)),
         (pl.col("t") * 1000.0).round(0).cast(pl.Int64).cast(TIMESTAMP).alias("timestamp"),
         "value",
     )
-    labels = _label_frame(metrics, status, source)
     return QueryResponse(_assemble(points, labels), result_type, warnings, infos)
 
 
