@@ -109,6 +109,53 @@ def test_6_quoted_timestamps_read_the_same_by_both_paths():
     assert spaced.equals(fast)
 
 
+@pytest.mark.parametrize("values", [
+    '[1738026000,"47"],[1 738026060,"58"]',  # read as 1738026060
+    '[1738026000,"47"],[1\n38026060,"58"]',  # read as 138026060 (1974): fuzz finding
+    '[1738026000,"47"],[1738026060 1,"58"]',  # read as 17380260601 (2520)
+    '[17380 26000 ,"47"]',
+    '[1738026000,"4\t7"]',
+    '[1738026000 ,"47" ],[ 1738026060e0 , "58"] , [1738026120,- 1]',
+])
+def test_6_whitespace_inside_a_number_is_not_json_and_is_refused(values):
+    """Whitespace may separate the tokens of a values array, never split one: the
+    any-layout fast path deleted it and read two numbers as one (found by the fuzz
+    tier's long profile: a line break in a timestamp moved a point to 1974)."""
+    body = ('{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},'
+            '"values":[' + values + ']}]}}')
+    with pytest.raises(ValueError):
+        json.loads(body)
+    with pytest.raises(PrometheusError):
+        parse_query_response(body)
+
+
+@pytest.mark.parametrize(("kind", "series"), [
+    ("matrix", '{"metric":{"__name__":"up"},"value":[[1738026000,"47"]]}'),  # fuzz finding
+    ("matrix", '{"metric":{"__name__":"up"},"value":[1738026000,"47"]}'),
+    ("matrix", '{"metric":{"__name__":"up"},"histogram":[1738026000,{"count":"1"}]}'),
+    ("vector", '{"metric":{"__name__":"up"},"values":[[1738026000,"47"]]}'),
+    ("vector", '{"metric":{"__name__":"up"},"histograms":[[1,{"count":"1"}]]}'),
+    ("vector", '{"metric":{"__name__":"up"}}'),
+])
+def test_6_points_under_the_wrong_key_are_refused_not_dropped(kind, series):
+    """A matrix series holding a vector's ``value`` (or a vector sample holding a
+    matrix's ``values``) was read as a series without points: its data vanished
+    without an error (found by the fuzz tier's long profile: ``"values"`` lost its
+    ``s``). A vector sample always has a value or a histogram."""
+    body = ('{"status":"success","data":{"resultType":"' + kind + '","result":['
+            + series + ']}}')
+    with pytest.raises(PrometheusError, match="value|histogram"):
+        parse_query_response(body)
+
+
+def test_6_a_matrix_series_without_points_is_still_an_empty_series():
+    """Prometheus leaves ``values`` out of a series with no float points."""
+    body = ('{"status":"success","data":{"resultType":"matrix","result":['
+            '{"metric":{"__name__":"up"}},'
+            '{"metric":{"__name__":"up","job":"a"},"values":[[1738026000,"1"]]}]}}')
+    assert parse_query_response(body).frame.height == 1
+
+
 #: timestamp spellings (JSON text) and the time each means, None where it must be
 #: refused: numbers, numbers in quotes (read like numbers by every path), and
 #: invalid ones (not numbers, out of range, NaN/Inf)

@@ -124,6 +124,8 @@ _VALUES_KEY = b'"values"'
 _VALUES_TAIL = re.compile(rb"[ \t\n\r]*:[ \t\n\r]*\[[ \t\n\r]*\[")
 _VALUES_END = re.compile(rb"\][ \t\n\r]*\]")
 _JSON_WS = b" \t\n\r"
+#: where each result type keeps its points
+_POINT_KEYS = {"vector": ("value", "histogram"), "matrix": ("values", "histograms")}
 _EXCERPT = 160
 _MASK_WINDOW = 65536  # bytes masked before the excerpt is cut from them
 _MIN_S, _MAX_S = MIN_MS / 1000, MAX_MS / 1000
@@ -642,9 +644,11 @@ def _parse_matrix_fast(
         if not isinstance(s, dict):
             return None
         v = s.get("values")
+        if "histograms" in s or "value" in s or "histogram" in s:
+            return None  # native histograms, or a key the general path refuses
         if isinstance(v, int) and not isinstance(v, bool):
             index.append(v)
-        elif v != [] or "histograms" in s:
+        elif v != []:
             return None
     if index != list(range(len(bounds))):
         return None
@@ -733,7 +737,19 @@ def _parse_general(
         if not isinstance(series, dict):
             raise _bad_response("a series is not an object", status, source)
         metrics.append(series.get("metric") or {})
+        # points under the other result type's key would be dropped unread
+        wrong = ("values", "histograms") if result_type == "vector" else (
+            "value", "histogram")
+        if any(k in series for k in wrong):
+            raise _bad_response(
+                f"a {result_type} series holds "
+                f"'{next(k for k in wrong if k in series)}' (expected "
+                f"{' or '.join(repr(k) for k in _POINT_KEYS[result_type])})",
+                status, source)
         if result_type == "vector":
+            if "value" not in series and "histogram" not in series:
+                raise _bad_response("a vector sample has neither 'value' nor "
+                                    "'histogram'", status, source)
             floats = [series["value"]] if "value" in series else []
             hists = [series["histogram"]] if "histogram" in series else []
         else:

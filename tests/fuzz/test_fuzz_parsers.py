@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import math
+import tomllib
 import warnings
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -158,6 +160,30 @@ def test_exposition_round_trip(frame):
     assert _same(back, frame)
 
 
+def _le_text(name: str, value: str) -> str:
+    """``le``/``quantile`` values as floats' text: the parser writes them canonically
+    (``.5`` -> ``0.5``), as Prometheus 3 does on ingestion."""
+    if name in ("le", "quantile"):
+        try:
+            return repr(float(value))
+        except ValueError:
+            pass
+    return value
+
+
+def _oracle_samples(text: str):
+    """Samples as prometheus_client's text parser reads them (None: it refuses)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    try:
+        return Counter(
+            (s.name, tuple(sorted((k, _le_text(k, v)) for k, v in s.labels.items() if v)),
+             "NaN" if math.isnan(s.value) else s.value)
+            for fam in text_string_to_metric_families(text) for s in fam.samples)
+    except Exception:  # noqa: BLE001 - the oracle refusing is not our finding
+        return None
+
+
 @fuzz
 @given(mutated(TEXT))
 def test_exposition_mutations(data):
@@ -165,6 +191,17 @@ def test_exposition_mutations(data):
                  normalize=False)
     if out is not None:  # accepted: one row per sample line, nothing dropped
         assert out.height == _sample_lines(data)
+        # and nothing changed: where prometheus_client's parser (independent
+        # truth) also accepts the text, both read the same samples
+        oracle = _oracle_samples(data.decode("utf-8"))
+        if oracle is not None:
+            labels = [c for c in out.columns if c not in ("timestamp", "metric", "value")]
+            ours = Counter(
+                (r["metric"], tuple(sorted((k, _le_text(k, r[k])) for k in labels
+                                           if r[k])),
+                 "NaN" if math.isnan(r["value"]) else r["value"])
+                for r in out.iter_rows(named=True))
+            assert ours == oracle
 
 
 # ------------------------------------------------------------ OpenMetrics
@@ -222,6 +259,24 @@ def test_api_json_mutations(data):
     result = doc["data"]["result"]
     points = sum(len(s.get("values") or []) + ("value" in s) for s in result)
     assert resp.frame.height == points
+    # nothing changed: the rows are the points as the standard library reads them
+    want: Counter = Counter()
+    for series in result:
+        metric = series.get("metric") or {}
+        labels = tuple(sorted((k, v) for k, v in metric.items() if k != "__name__" and v))
+        for t, v in series.get("values") or ([series["value"]] if "value" in series
+                                             else []):
+            value = float(v)
+            want[(metric.get("__name__"), labels, round(float(t) * 1000),
+                  "NaN" if math.isnan(value) else value)] += 1
+    frame = resp.frame
+    names = [c for c in frame.columns if c not in ("timestamp", "metric", "value")]
+    got = Counter(
+        (r["metric"], tuple(sorted((k, r[k]) for k in names if r[k])), r["ms"],
+         "NaN" if math.isnan(r["value"]) else r["value"])
+        for r in frame.with_columns(pl.col("timestamp").dt.epoch("ms").alias("ms"))
+        .iter_rows(named=True))
+    assert got == want
 
 
 # ------------------------------------------------------------ Parquet
@@ -284,8 +339,21 @@ def test_toml_round_trip(values):
         assert again == cfg
 
 
+def _same_settings(given: dict, kept: dict, path: str = "speculation") -> None:
+    for key, value in given.items():
+        assert key in kept, f"{path}.{key} was dropped"
+        if isinstance(value, dict):
+            _same_settings(value, kept[key], f"{path}.{key}")
+        else:
+            assert kept[key] == value, f"{path}.{key}: {value!r} became {kept[key]!r}"
+
+
 @fuzz
 @given(st.sampled_from(TOMLS).flatmap(mutated))
 def test_toml_mutations(data):
     text = data.decode("utf-8", errors="surrogateescape")
-    _typed(SpeculationConfig.from_toml, text if "\n" in text else text + "\n")
+    text = text if "\n" in text else text + "\n"
+    cfg = _typed(SpeculationConfig.from_toml, text)
+    if cfg is not None:  # accepted: every setting the TOML gives is kept as given
+        _same_settings(tomllib.loads(text).get("speculation", {}),
+                       cfg.to_dict()["speculation"])
