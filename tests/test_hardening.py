@@ -222,10 +222,11 @@ def _outcome(parse) -> tuple | str:
 
 @pytest.mark.parametrize(("ts", "ms"), TIMESTAMPS, ids=[t for t, _ in TIMESTAMPS])
 def test_6_every_path_gives_one_outcome_for_a_timestamp(ts, ms):
-    """Quoted, numeric and invalid timestamps: the compact fast path, the any-layout
-    fast path, the general path and every result type (matrix, vector, native
-    histogram, scalar) accept the same spellings with the same time, or refuse."""
-    from specanalysis.io.promapi import _parse_compact_matrix, _parse_general
+    """Quoted, numeric and invalid timestamps: the columnar matrix path (compact and
+    spaced layouts), the general path and every result type (matrix, vector,
+    native histogram, scalar) accept the same spellings with the same time, or
+    refuse."""
+    from specanalysis.io.promapi import _parse_general, _parse_matrix_fast
 
     def envelope(kind: str, result: str) -> bytes:
         return ('{"status":"success","data":{"resultType":"KIND","result":RESULT}}'
@@ -239,10 +240,9 @@ def test_6_every_path_gives_one_outcome_for_a_timestamp(ts, ms):
     for body in (matrix, spaced):
         assert _outcome(lambda b=body: parse_query_response(b)) == want
         assert _outcome(lambda b=body: _parse_general(b, None, None)) == want
-        for any_layout in (False, True):  # a fast path may decline (None), not differ
-            fast = _parse_compact_matrix(body, None, None, any_layout=any_layout)
-            if fast is not None:
-                assert _outcome(lambda f=fast: f) == want, (body, any_layout)
+        fast = _parse_matrix_fast(body, None, None)  # may decline (None), not differ
+        if fast is not None:
+            assert _outcome(lambda f=fast: f) == want, body
     one = "refused" if ms is None else (ms,)
     vector = envelope("vector", '[{"metric":{"__name__":"up"},"value":[TS,"1"]}]')
     histogram = envelope("vector", '[{"metric":{"__name__":"up"},"histogram":[TS,'

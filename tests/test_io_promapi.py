@@ -350,3 +350,164 @@ def test_a_raw_control_character_in_a_compact_value_is_not_json():
             '[{"metric":{"__name__":"ab"},"values":[[1,"\t2"]]}]}}')
     with pytest.raises(PrometheusError, match="non_json"):
         parse_query_response(body)
+
+
+# ------------------------------------------- any JSON layout, one fast path
+# (issue 12, finding 15: the compact path's speed for every layout; timing lives
+# in benchmarks/bench_loaders.py, these check that every layout is read by the
+# columnar path and gives exactly the frame of Prometheus' compact output)
+
+LAYOUT_DOC = {"status": "success", "warnings": ["w 1"], "data": {
+    "resultType": "matrix", "result": [
+        {"metric": {"__name__": "up", "job": "b c", "x": "a]]b", "values": "v"},
+         "values": [[1704067200 + 15 * i + (0.25 if i % 3 else 0),
+                     ["1", "2.5", "NaN", "+Inf", "-Inf", "1e-07", "-0", "Inf"][i % 8]]
+                    for i in range(40)]}
+        for _ in range(1)] + [
+        {"metric": {"__name__": "up", "job": f"j{k}"},
+         "values": [[1704067200 + 15 * i, str(i * 0.5 - k)] for i in range(25)]}
+        for k in range(3)]}}
+
+#: the layouts of benchmarks/bench_loaders.py plus tabs, CRLF and odd spacing
+LAYOUTS = {
+    "compact": {"separators": (",", ":")},
+    "json.dumps default": {},
+    "jq . (indent 2)": {"indent": 2},
+    "tabs": {"indent": "\t"},
+    "spaces before separators": {"indent": 1, "separators": (" ,", " : ")},
+}
+
+
+def truth_rows(doc) -> list[tuple]:
+    """Rows (ms, metric, value, job, values, x) built from the Python objects."""
+    rows = []
+    for s in doc["data"]["result"]:
+        m = s["metric"]
+        for t, v in s["values"]:
+            rows.append((round(t * 1000), m.get("__name__"), float(v), m.get("job"),
+                         m.get("values"), m.get("x")))
+    return sorted(rows, key=lambda r: (r[1], r[3], r[4] or "", r[5] or "", r[0]))
+
+
+def same_value_rows(frame: pl.DataFrame, rows: list[tuple]) -> bool:
+    got = [(t, *rest) for t, *rest in zip(ms(frame), *[frame.get_column(c).to_list()
+           for c in ("metric", "value", "job", "values", "x")], strict=True)]
+    return len(got) == len(rows) and all(
+        g[:2] == w[:2] and g[3:] == w[3:]
+        and (g[2] == w[2] or (math.isnan(g[2]) and math.isnan(w[2])))
+        for g, w in zip(got, rows, strict=True))
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_every_layout_takes_the_columnar_path_and_gives_the_compact_frame(layout):
+    body = json.dumps(LAYOUT_DOC, **LAYOUTS[layout]).encode()
+    fast = promapi._parse_matrix_fast(body, None, None)
+    assert fast is not None, "fell back to the general path"
+    compact = parse_query_response(json.dumps(LAYOUT_DOC, **LAYOUTS["compact"]))
+    assert fast.frame.equals(compact.frame)
+    assert fast.warnings == compact.warnings == ("w 1",)
+    assert same_value_rows(fast.frame, truth_rows(LAYOUT_DOC))
+    assert fast.frame.equals(promapi._parse_general(body, None, None).frame)
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\r", "\n\t \t"])
+def test_crlf_and_mixed_whitespace_inside_values_arrays(newline):
+    body = json.dumps(LAYOUT_DOC, indent=3).replace("\n", newline).encode()
+    fast = promapi._parse_matrix_fast(body, None, None)
+    assert fast is not None
+    assert same_value_rows(fast.frame, truth_rows(LAYOUT_DOC))
+
+
+def test_whitespace_only_in_labels_keeps_the_compact_reading():
+    doc = {"status": "success", "data": {"resultType": "matrix", "result": [
+        {"metric": {"job": "a b\tc\nd"}, "values": [[1, "1"], [2, "2"]]}]}}
+    body = json.dumps(doc, separators=(",", ":")).encode()
+    fast = promapi._parse_matrix_fast(body, None, None)
+    assert fast is not None and fast.frame.get_column("job").to_list() == ["a b\tc\nd"] * 2
+
+
+@pytest.mark.parametrize("points", [
+    '[[1704067200, "1 2"]]',            # inside a quoted value
+    '[[1704067200, " 1"]]',
+    '[[1704067200, "1\t"]]',            # a raw tab: not even JSON
+    '[[17040 67200, "1"]]',             # inside a number: not JSON
+    '[[1704067200 ,"1"],[1704067215 1, "2"]]',
+])
+def test_whitespace_inside_a_token_is_never_deleted(points):
+    body = ('{"status":"success","data":{"resultType":"matrix","result":'
+            '[{"metric":{},"values":' + points + '}]}}')
+    assert promapi._parse_matrix_fast(body.encode(), None, None) is None
+    with pytest.raises(PrometheusError):
+        parse_query_response(body)
+
+
+@pytest.mark.parametrize("ts", [".5", "1.", "1.e5", "-.5", "01", "-01", "+1", "00",
+                                "1e", "inf", "NaN"])
+@pytest.mark.parametrize("layout", ["compact", "jq . (indent 2)"])
+def test_timestamps_that_are_not_json_numbers_are_refused_in_every_layout(ts, layout):
+    sep = "," if layout == "compact" else ",\n    "
+    body = ('{"status":"success","data":{"resultType":"matrix","result":'
+            '[{"metric":{},"values":[[1704067200' + sep + '"1"],[' + ts + sep + '"2"]]}]}}')
+    with pytest.raises(PrometheusError):
+        parse_query_response(body)
+
+
+@pytest.mark.parametrize("points", [
+    '[[0,"]]', '[[0,"1"],[1,"]]', '[[0,""]]', '[[0,"1"x]]', '[[0,"1""2"]]',
+    '[[0,"1"],[]]', '[[]]', '[[0,"1",2]]', '[[0]]', '[["1"]]', '[[0,1]]',
+    '[[0,"1"],,[1,"2"]]', '[[0,"1"]],[1,"2"]]', '[[0,"1"],[1,"2"]',
+])
+def test_malformed_points_are_typed_errors_or_read_like_json(points):
+    body = ('{"status":"success","data":{"resultType":"matrix","result":'
+            '[{"metric":{},"values":' + points + '}]}}')
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        doc = None
+    try:
+        got = parse_query_response(body).frame
+    except PrometheusError:
+        return
+    assert doc is not None  # accepted only what JSON accepts ...
+    values = doc["data"]["result"][0]["values"]
+    assert got.get_column("value").to_list() == [float(v) for _, v in values]
+
+
+def test_overflowing_value_is_refused_but_inf_is_read_by_the_columnar_path():
+    good = envelope("matrix", [{"metric": {}, "values": [[1, "+Inf"], [2, "-inf"],
+                                                          [3, "Infinity"]]}])
+    fast = promapi._parse_matrix_fast(good.encode(), None, None)
+    assert fast is not None
+    assert fast.frame.get_column("value").to_list() == [math.inf, -math.inf, math.inf]
+    bad = envelope("matrix", [{"metric": {}, "values": [[1, "+Inf"], [2, "1e400"]]}])
+    with pytest.raises(PrometheusError, match="1e400"):
+        parse_query_response(bad)
+
+
+_ws = st.sampled_from(["", " ", "\t", "\n", "\r\n", "  ", "\n    "])
+
+
+@st.composite
+def spaced_json(draw, obj) -> str:
+    """``obj`` as JSON with arbitrary whitespace between every pair of tokens."""
+    if isinstance(obj, dict):
+        items = [draw(_ws) + json.dumps(k) + draw(_ws) + ":" + draw(_ws)
+                 + draw(spaced_json(v)) + draw(_ws) for k, v in obj.items()]
+        return "{" + draw(_ws) + ",".join(items) + draw(_ws) + "}"
+    if isinstance(obj, list):
+        items = [draw(_ws) + draw(spaced_json(v)) + draw(_ws) for v in obj]
+        return "[" + draw(_ws) + ",".join(items) + draw(_ws) + "]"
+    return json.dumps(obj)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data(), series_st)
+def test_any_whitespace_between_tokens_gives_the_compact_frame(data, series):
+    result = [{"metric": labels, "values": [[fmt_ts(t), fmt_value(v)] for t, v in pts]}
+              for labels, pts in series]
+    doc = {"status": "success", "data": {"resultType": "matrix", "result": result}}
+    body = data.draw(spaced_json(doc)).encode()
+    compact = parse_query_response(envelope("matrix", result)).frame
+    assert parse_query_response(body).frame.equals(compact)
+    if result:
+        assert promapi._parse_matrix_fast(body, None, None) is not None

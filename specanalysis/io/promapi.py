@@ -41,11 +41,16 @@ hist_sum      Float64                   the histogram's sum of observations
 A histogram without buckets (no observations) still gives one row, with null
 bucket columns, so its ``hist_count``/``hist_sum`` are not lost.
 
-The large-matrix path is columnar: the value arrays are cut out of the body
-with byte operations and read by polars' CSV reader, and only the small
-skeleton (status, warnings, series labels) goes through :mod:`json`. Bodies it
-cannot read that way (other formatting, native histograms) go through a
-general :mod:`json` reader that builds the same columns.
+The matrix path is columnar: the value arrays are cut out of the body with
+byte operations, checked byte by byte with numpy (every point ``[number,
+"quoted value"]`` as JSON writes it) and read by polars' CSV reader; only the
+small skeleton (status, warnings, series labels) goes through :mod:`json`. It
+reads any JSON layout (Prometheus' compact output, ``json.dumps``, ``jq .``,
+tabs, CRLF): whitespace between tokens is deleted after a count of tokens
+shows that none stood inside one. Bodies it cannot read that way (native
+histograms, quoted timestamps, unquoted values, anything it cannot prove
+well-formed) go through a general :mod:`json` reader that builds the same
+columns and names what is wrong.
 
 Examples
 --------
@@ -79,6 +84,7 @@ import io
 import json
 import math
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,16 +119,13 @@ _ERROR_CLASSES: dict[str, type[PrometheusError]] = {
     "timeout": PrometheusTimeout,
     "unavailable": PrometheusUnavailable,
 }
-_VALUES_MARK = b'"values":[['
-# the same arrays in any JSON layout (``json.dumps`` default, ``jq .``)
-_VALUES_ANY = re.compile(rb'"values"\s*:\s*\[\s*\[')
-_VALUES_END = re.compile(rb"\]\s*\]")
-_WHITESPACE = b" \t\n\r"
+_VALUES_KEY = b'"values"'
+# what follows the key of a values array, in any JSON layout
+_VALUES_TAIL = re.compile(rb"[ \t\n\r]*:[ \t\n\r]*\[[ \t\n\r]*\[")
+_VALUES_END = re.compile(rb"\][ \t\n\r]*\]")
+_JSON_WS = b" \t\n\r"
 #: where each result type keeps its points
 _POINT_KEYS = {"vector": ("value", "histogram"), "matrix": ("values", "histograms")}
-#: bytes of a values array: a separator (whitespace, [ ] ,) as " ", anything else "a"
-_TOKEN_MARKS = bytes(32 if c in b" \t\n\r[]," else 97 for c in range(256))
-_BAD_NUMBER = re.compile(rb"(?:^|\n)(?:\+|-?0[0-9])")
 _EXCERPT = 160
 _MASK_WINDOW = 65536  # bytes masked before the excerpt is cut from them
 _MIN_S, _MAX_S = MIN_MS / 1000, MAX_MS / 1000
@@ -215,12 +218,9 @@ def parse_query_response(
     head = body.lstrip()[:1]
     if head not in (b"{", b"["):
         raise _non_json(body, status, source, "the body is not JSON")
-    if b'"histogram' not in body:
-        fast = _parse_compact_matrix(body, status, source)
-        if fast is None:
-            fast = _parse_compact_matrix(body, status, source, any_layout=True)
-        if fast is not None:
-            return fast
+    fast = _parse_matrix_fast(body, status, source)
+    if fast is not None:
+        return fast
     return _parse_general(body, status, source)
 
 
@@ -385,15 +385,24 @@ def _assemble(points: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
         .get_column("_r")
     )
     sid = points.get_column("sid")
-    in_order = rank.equals(pl.Series("_r", range(labels.height), dtype=rank.dtype))
-    if in_order:
-        d_sid = pl.col("sid").cast(pl.Int64).diff()
-        in_order = points.select(
-            ((d_sid > 0) | ((d_sid == 0) & (pl.col("timestamp").diff() >= pl.duration())))
-            .fill_null(True)
-            .all()
-        ).item()
-    if not in_order:
+    d_sid = pl.col("sid").cast(pl.Int64).diff()
+    grouped = points.select(  # series in sid order, each in time order
+        ((d_sid > 0) | ((d_sid == 0) & (pl.col("timestamp").diff() >= pl.duration())))
+        .fill_null(True)
+        .all()
+    ).item()
+    if grouped and not rank.equals(pl.Series("_r", range(labels.height), dtype=rank.dtype)):
+        # the series only change places: move their blocks of rows (what the stable
+        # sort below would do, without sorting)
+        import numpy as np
+
+        counts = np.bincount(sid.to_numpy(), minlength=labels.height)
+        order = rank.to_numpy()
+        moved = counts[order]
+        shift = (np.cumsum(counts) - counts)[order] - (np.cumsum(moved) - moved)
+        points = points[np.arange(points.height) + np.repeat(shift, moved)]
+        sid = points.get_column("sid")
+    elif not grouped:
         inverse = rank.arg_sort()  # sid -> position in the sorted series order
         points = points.with_columns(inverse.gather(sid).alias("_rank"))
         points = points.sort(["_rank", "timestamp"], maintain_order=True).drop("_rank")
@@ -411,67 +420,221 @@ def _empty_frame() -> pl.DataFrame:
 # ------------------------------------------------- columnar matrix path
 
 
-def _parse_compact_matrix(
-    body: bytes, status: int | None, source: str | None, *, any_layout: bool = False
-) -> QueryResponse | None:
-    """Fast path for matrix answers; None when it does not apply.
+def _cut_values(body: bytes) -> tuple[list[bytes], list[tuple[int, int]]] | None:
+    """Find every ``"values": [[ ... ]]`` array of ``body``, in any JSON layout.
 
-    Each ``"values":[[...]]`` array is cut out and replaced by its index in the
-    body, so :mod:`json` only parses a small skeleton. The arrays hold
-    ``[ts,"value"]`` pairs only (no nested arrays), so ``]]`` ends each one and
-    ``],[`` separates its points: joined with newlines they are CSV.
-    Prometheus' compact output is cut with byte searches; with ``any_layout``
-    the arrays are found by regular expression (whitespace anywhere between
-    tokens, as ``json.dumps`` or ``jq .`` write it) and their whitespace is
-    deleted (it can only be insignificant: the arrays hold numbers and quoted
-    numbers).
+    Returns the skeleton pieces (each array replaced by ``"values":<index>``)
+    and the ``(start, end)`` offsets of each array's text between its ``[[`` and
+    ``]]`` (its points without their outer brackets); None when there is none.
+    The end of an array is found with byte searches (``}`` closes the series
+    object, the two ``]`` before it close the array) and, when that does not
+    hold, by regular expression. Nothing here is trusted: the caller parses the
+    skeleton as JSON and checks every cut text byte by byte.
     """
     skeleton: list[bytes] = []
-    segments: list[bytes] = []
-    pos = 0
-    if not any_layout:
-        mark = _VALUES_MARK
-        first = body.find(mark)
-        if first < 0:
-            return None
-        find = body.find
-        while True:
-            i = find(mark, pos) if pos else first
-            if i < 0:
-                break
-            j = find(b"]]", i + len(mark))
-            if j < 0:
+    bounds: list[tuple[int, int]] = []
+    find, rfind = body.find, body.rfind
+    pos = search = 0
+    while True:
+        i = find(_VALUES_KEY, search)
+        if i < 0:
+            break
+        m = _VALUES_TAIL.match(body, i + len(_VALUES_KEY))
+        if m is None:  # a key or text merely ending in "values"
+            search = i + len(_VALUES_KEY)
+            continue
+        start = m.end()
+        close = find(b"}", start)
+        last = rfind(b"]", start, close) if close >= 0 else -1
+        inner = last - 1
+        while inner >= start and body[inner] in _JSON_WS:
+            inner -= 1
+        if last < 0 or inner < start or body[inner] != 0x5D:  # not "]<space>]"
+            end = _VALUES_END.search(body, start)
+            if end is None:
                 return None
-            skeleton.append(body[pos:i])
-            skeleton.append(b'"values":%d' % len(segments))
-            segments.append(body[i + len(mark) : j])
-            pos = j + 2
-    else:
-        end = _VALUES_END.search
-        for m in _VALUES_ANY.finditer(body):
-            if m.start() < pos:
-                return None
-            e = end(body, m.end())
-            if e is None:
-                return None
-            seg = body[m.end():e.start()]
-            packed = seg.translate(None, _WHITESPACE)
-            if _tokens(seg) != 2 * (packed.count(b"],[") + 1):
-                # whitespace inside a string (JSON may hold it, a number may not) or
-                # between two tokens ("1 738" is not JSON; deleting it would read
-                # 1738): the general path decides
-                return None
-            skeleton.append(body[pos:m.start()])
-            skeleton.append(b'"values":%d' % len(segments))
-            segments.append(packed)
-            pos = e.end()
-        if not segments:
-            return None
+            inner, last = end.start(), end.end() - 1
+        skeleton.append(body[pos:i])
+        skeleton.append(b'"values":%d' % len(bounds))
+        bounds.append((start, inner))
+        pos = search = last + 1
+    if not bounds:
+        return None
     skeleton.append(body[pos:])
+    return skeleton, bounds
+
+
+def _values_text(
+    body: bytes, bounds: list[tuple[int, int]]
+) -> tuple[bytearray, list[int], int | None]:
+    """The cut texts joined by ``],[`` with their whitespace deleted, their lengths
+    and their token count.
+
+    A token is a run of bytes that are neither JSON whitespace nor ``,`` ``[``
+    ``]``: a number or a quoted value. Deleting whitespace joins two tokens when
+    it stood between them (``1 2``, ``"1 2"``), so the count lets the caller
+    check that it did not. The count is None when the texts hold no whitespace
+    (Prometheus' compact output): they are joined as they are.
+    """
+    import numpy as np
+
+    lo = min(s for s, _ in bounds) - 1  # a "[" precedes every text
+    hi = max(e for _, e in bounds)
+    view = memoryview(body)
+    other = np.frombuffer(body, dtype=np.uint8, count=hi - lo, offset=lo) < 33
+    if not other.any() or not any(other[s - lo:e - lo].any() for s, e in bounds):
+        return (bytearray(b"],[").join([view[s:e] for s, e in bounds]),
+                [e - s for s, e in bounds], None)
+    # count the tokens in a thread (numpy releases the GIL) while this one deletes
+    # the whitespace (the two take about as long)
+    counted: list = []
+    worker = threading.Thread(target=_count_tokens, args=(body, lo, bounds, other, counted))
+    worker.start()
+    try:
+        texts = [body[s:e].translate(None, _JSON_WS) for s, e in bounds]
+        text = bytearray(b"],[").join(texts)
+    finally:
+        worker.join()
+    if isinstance(counted[0], BaseException):
+        raise counted[0]
+    return text, [len(t) for t in texts], counted[0]
+
+
+def _count_tokens(body: bytes, lo: int, bounds: list[tuple[int, int]], other: Any,
+                  out: list) -> None:
+    """Append to ``out`` the number of tokens in the texts at ``bounds`` (or the error).
+
+    ``other`` marks the JSON whitespace of ``body[lo:]``; it is overwritten.
+    """
+    import numpy as np
+
+    try:
+        span = np.frombuffer(body, dtype=np.uint8, count=other.size, offset=lo)
+        tmp = np.empty_like(other)
+        for byte in (44, 91, 93):  # other: True where a byte is not part of a token
+            np.equal(span, byte, out=tmp)
+            np.logical_or(other, tmp, out=other)
+        starts = tmp[:-1]  # starts[j]: a token starts at span[j + 1]
+        np.greater(other[:-1], other[1:], out=starts)
+        out.append(sum(int(np.count_nonzero(starts[s - lo - 1:e - lo - 1]))
+                       for s, e in bounds))
+    except BaseException as exc:  # noqa: BLE001 - raised again by the caller
+        out.append(exc)
+
+
+def _read_points(
+    body: bytes, bounds: list[tuple[int, int]]
+) -> tuple[Any, pl.DataFrame] | None:
+    """Read the cut ``values`` texts into (points per text, frame of ``t``, ``value``).
+
+    None when the texts are not exactly ``[number, "number"]`` points as JSON
+    writes them (the general path then names what is wrong). Prometheus'
+    compact output is read as it is; any other layout has its whitespace
+    deleted first, after checking that none of it sat inside a token.
+    """
+    import numpy as np
+
+    if any(e <= s for s, e in bounds):
+        return None  # an empty point "[[]]"
+    buf, lengths, tokens = _values_text(body, bounds)
+    a = np.frombuffer(buf, dtype=np.uint8)
+    n = a.size
+    if not all(lengths) or a[-1] != 34 or (tokens is not None and (a < 33).any()):
+        return None  # a value that is not a quoted string, or a control character
+    mask = np.empty(n, dtype=bool)  # one scratch array for every scan below
+    # "[" opens every point but an array's first; each must follow "],"
+    opens = np.flatnonzero(np.equal(a, 91, out=mask))
+    rows = opens.size + 1
+    if opens.size and (
+        opens[0] < 3
+        or np.count_nonzero(np.equal(a, 93, out=mask)) != opens.size
+        or not (a[opens - 1] == 44).all()
+        or not (a[opens - 2] == 93).all()
+    ):
+        return None
+    if tokens is not None and tokens != 2 * rows:
+        return None  # whitespace inside a number or a quoted value
+    # each point ends in a quoted value, "x" at least, and holds no other quote
+    ends = np.empty(rows, dtype=np.int64)
+    ends[:-1] = opens - 3
+    ends[-1] = n - 1
+    quotes = np.flatnonzero(np.equal(a, 34, out=mask))
+    if quotes.size != 2 * rows:
+        return None
+    opening = quotes[0::2]
+    if not ((quotes[1::2] == ends).all() and opening[0] > 0
+            and (a[opening - 1] == 44).all() and (ends - opening > 1).all()):
+        return None
+    # timestamps are JSON numbers: no "+", ".5", "01", "-.5", "1." (quoted ones go
+    # to the general path); a point is at least 'T,"x"', so starts + 2 < n
+    first = a[opens + 1]
+    odd = np.flatnonzero((first < 49) | (first > 57)) + 1  # rows not starting 1-9
+    if a[0] < 49 or a[0] > 57:
+        odd = np.concatenate([[0], odd])
+    if odd.size:
+        starts = np.concatenate([[0], opens + 1])[odd]
+        c1, c2, c3 = a[starts], a[starts + 1], a[starts + 2]
+        d2, d3 = (c2 >= 48) & (c2 <= 57), (c3 >= 48) & (c3 <= 57)
+        if not (((c1 == 48) & ~d2) | ((c1 == 45) & d2 & ((c2 != 48) | ~d3))).all():
+            return None
+    dots = np.flatnonzero(np.equal(a, 46, out=mask))
+    del mask
+    after = a[dots + 1]  # a[-1] is a quote, so dots + 1 < n
+    if not ((after >= 48) & (after <= 57)).all():
+        return None  # "1." or "1.e5"
+    # every "],[" becomes a line break and two zeros before the next timestamp
+    # (the same number: the grammar checked above has no leading zeros)
+    a[opens - 2] = 10
+    a[opens - 1] = 48
+    a[opens] = 48
+    try:
+        raw = pl.read_csv(
+            io.BytesIO(buf),
+            has_header=False,
+            new_columns=["t", "value"],
+            schema={"t": pl.Float64, "value": pl.Float64},
+            quote_char='"',
+        )
+    except (Exception, pl.exceptions.PanicException):  # noqa: BLE001
+        return None  # anything odd: the general path names it
+    if raw.height != rows or raw.get_column("t").null_count() or raw.get_column(
+            "value").null_count():
+        return None
+    t = pl.col("t")
+    if not raw.select(((t >= _MIN_S) & (t <= _MAX_S)).all()).item():
+        return None  # a timestamp out of range (or NaN, Inf): the general path
+    inf = raw.get_column("value").is_infinite()
+    if inf.any():
+        # "+Inf" is a value; "1e400" overflows (Prometheus refuses it): its last
+        # character is a digit, that of every spelling of Inf a letter
+        last = a[ends[inf.to_numpy()] - 1]  # (not among the bytes changed above)
+        if ((last >= 48) & (last <= 57)).any():
+            return None
+    size = np.asarray(lengths, dtype=np.int64) + 3
+    offsets = np.cumsum(size) - size
+    counts = (np.searchsorted(opens, offsets + size - 3)
+              - np.searchsorted(opens, offsets) + 1)
+    return counts, raw
+
+
+def _parse_matrix_fast(
+    body: bytes, status: int | None, source: str | None
+) -> QueryResponse | None:
+    """Fast path for matrix answers in any JSON layout; None when it does not apply.
+
+    Each ``"values":[[...]]`` array is cut out and replaced by its index in the
+    body, so :mod:`json` only parses a small skeleton; the arrays are checked
+    and read by polars' CSV reader (:func:`_read_points`).
+    """
+    cut = _cut_values(body)
+    if cut is None:
+        return None
+    skeleton, bounds = cut
     try:
         doc = json.loads(b"".join(skeleton))
     except (ValueError, RecursionError):
         return None
+    del skeleton, cut
     result_type, result, warnings, infos = _check_envelope(doc, status, source)
     if result_type != "matrix" or not isinstance(result, list):
         return None
@@ -481,72 +644,37 @@ def _parse_compact_matrix(
         if not isinstance(s, dict):
             return None
         v = s.get("values")
+        if "histograms" in s or "value" in s or "histogram" in s:
+            return None  # native histograms, or a key the general path refuses
         if isinstance(v, int) and not isinstance(v, bool):
             index.append(v)
-        elif v != [] or "histograms" in s:
+        elif v != []:
             return None
-    if index != list(range(len(segments))):
+    if index != list(range(len(bounds))):
         return None
-    metrics = [s.get("metric", {}) for s in result]
-    sids = [i for i, s in enumerate(result) if isinstance(s.get("values"), int)]
-    counts = [seg.count(b"],[") + 1 for seg in segments]
-    csv = b"\n".join(seg.replace(b"],[", b"\n") for seg in segments)
-    del skeleton, segments  # keep the peak near one copy of the values
     import numpy as np
 
-    # the only control characters may be the line breaks put between points: any
-    # other (a raw tab or line break inside a quoted value) is not JSON
-    if int(np.count_nonzero(np.frombuffer(csv, dtype=np.uint8) < 32)) != sum(counts) - 1:
-        return None  # the general path names it
-    if b" " in csv:
-        return None  # a space in a value (" 1"): JSON holds it, a number may not
-    if csv.count(b'"') % 2:
-        # a string left open: "]]" inside it ended the values array early, and the
-        # CSV reader would close it itself ("48 -> 4); not JSON, the general path
+    labels = _label_frame([s.get("metric", {}) for s in result], status, source)
+    label_cols = [c for c in labels.columns if c not in ("sid", "metric")]
+    order = (labels.with_row_index("_r")
+             .sort(["metric", *label_cols], nulls_last=False, maintain_order=True)
+             .get_column("_r").to_numpy())
+    # the series' texts are read in the frame's order, so no row moves afterwards
+    ranked = [k for k in order if isinstance(result[k].get("values"), int)]
+    points = _read_points(body, [bounds[result[k]["values"]] for k in ranked])
+    if points is None:
         return None
-    if (csv[:1] in (b"0", b"+") or b"\n0" in csv or b"\n+" in csv) and _BAD_NUMBER.search(
-            csv):
-        return None  # 0738... or +1738...: not JSON numbers, the general path refuses
-    try:
-        raw = pl.read_csv(
-            io.BytesIO(csv),
-            has_header=False,
-            new_columns=["t", "value"],
-            schema={"t": pl.Float64, "value": pl.Float64},
-            quote_char='"',
-        )
-    except Exception:  # noqa: BLE001 - anything odd: the general path names it
-        return None
-    del csv
-    if raw.height != sum(counts) or raw.get_column("t").null_count() or raw.get_column(
-        "value"
-    ).null_count():
-        return None
-    t = pl.col("t")
-    if not raw.select(
-        ((t >= _MIN_S) & (t <= _MAX_S)).all() & pl.col("value").is_infinite().not_().all()
-    ).item():
-        return None  # a timestamp out of range, or an Inf to check: the general path
-    if not metrics:
-        return QueryResponse(_empty_frame(), result_type, warnings, infos)
-    sid = pl.DataFrame(
-        {"sid": pl.Series(sids, dtype=pl.UInt32), "n": pl.Series(counts)}
-    ).select(pl.col("sid").repeat_by("n").explode())
+    counts, raw = points
+    position = np.empty(order.size, dtype=np.uint32)
+    position[order] = np.arange(order.size, dtype=np.uint32)
+    labels = labels.select(pl.all().gather(order)).with_columns(
+        pl.Series("sid", np.arange(order.size, dtype=np.uint32)))
     points = raw.select(
-        sid.get_column("sid"),
+        pl.Series("sid", np.repeat(position[ranked], counts)),
         (pl.col("t") * 1000.0).round(0).cast(pl.Int64).cast(TIMESTAMP).alias("timestamp"),
         "value",
     )
-    labels = _label_frame(metrics, status, source)
     return QueryResponse(_assemble(points, labels), result_type, warnings, infos)
-
-
-def _tokens(seg: bytes) -> int:
-    """How many tokens (numbers, strings) a values array holds, with whitespace and
-    ``[ ] ,`` as separators: two per point exactly when no whitespace stands inside
-    a string or between two tokens (each adds one)."""
-    marks = seg.translate(_TOKEN_MARKS)
-    return marks.count(b" a") + (marks[:1] == b"a")
 
 
 # ------------------------------------------------------- general path

@@ -481,6 +481,16 @@ def _chunk_sizes(n: int, size: int, workers: int, *, guided: bool = True) -> lis
     return out
 
 
+def _warm_dask(client: Any) -> None:
+    """Import the simulator on every Dask worker (a no-op where it is loaded)."""
+    try:
+        client.run(_warm_worker)
+    except (OSError, TimeoutError) as exc:
+        raise SchedulerUnavailable(
+            f"lost the Dask scheduler while preparing the workers "
+            f"({type(exc).__name__})", field="executor") from None
+
+
 def _warm_worker() -> int:
     """Import the simulator in a worker process (returns its pid)."""
     import specanalysis.sim.sweep  # noqa: F401
@@ -649,14 +659,6 @@ class _Runner:
     def dask(self, client: Any, size: int, show: bool) -> None:
         from distributed import as_completed
 
-        t0 = time.perf_counter()
-        try:  # load the simulator on every worker before the clock starts
-            client.run(_warm_worker)
-        except (OSError, TimeoutError) as exc:
-            raise SchedulerUnavailable(
-                f"lost the Dask scheduler while preparing the workers "
-                f"({type(exc).__name__})", field="executor") from None
-        self.stats["setup_s"] += time.perf_counter() - t0
         chunks = self.chunks(size)
         token = uuid.uuid4().hex[:12]
         try:
@@ -935,6 +937,10 @@ def sweep(
                         fut.result()
                 except cf.process.BrokenProcessPool:
                     raise _broken_pool(results, store) from None
+                stats["setup_s"] += time.perf_counter() - t0
+            if mode == "dask" and runner.tasks:
+                t0 = time.perf_counter()
+                _warm_dask(client)  # load the simulator on every worker first
                 stats["setup_s"] += time.perf_counter() - t0
             t0 = time.perf_counter()
             if runner.tasks:
