@@ -511,3 +511,15 @@ def test_any_whitespace_between_tokens_gives_the_compact_frame(data, series):
     assert parse_query_response(body).frame.equals(compact)
     if result:
         assert promapi._parse_matrix_fast(body, None, None) is not None
+
+
+def test_spaced_layout_over_many_scan_blocks_stays_on_the_columnar_path():
+    # the whitespace and token scans go in blocks; a count off by one byte per block
+    # would send every large spaced body to the general path
+    doc = {"status": "success", "data": {"resultType": "matrix", "result": [
+        {"metric": {"job": "a b"}, "values": [[1704067200 + i, "1"] for i in range(60_000)]},
+        {"metric": {"job": "c"}, "values": [[1704067200 + i, "2"] for i in range(60_000)]}]}}
+    for layout in ({}, {"indent": 2}, {"separators": (",", ":")}):
+        body = json.dumps(doc, **layout).encode()
+        fast = promapi._parse_matrix_fast(body, None, None)
+        assert fast is not None and fast.frame.height == 120_000, layout

@@ -84,7 +84,6 @@ import io
 import json
 import math
 import re
-import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,6 +123,9 @@ _VALUES_KEY = b'"values"'
 _VALUES_TAIL = re.compile(rb"[ \t\n\r]*:[ \t\n\r]*\[[ \t\n\r]*\[")
 _VALUES_END = re.compile(rb"\][ \t\n\r]*\]")
 _JSON_WS = b" \t\n\r"
+_BELOW_33 = bytes(range(33))  # JSON whitespace and the control bytes JSON refuses raw
+#: a byte that separates tokens (whitespace, control bytes, [ ] ,) as " ", others "a"
+_TOKEN_MARKS = bytes(32 if c < 33 or c in b"[]," else 97 for c in range(256))
 #: where each result type keeps its points
 _POINT_KEYS = {"vector": ("value", "histogram"), "matrix": ("values", "histograms")}
 _EXCERPT = 160
@@ -372,11 +374,15 @@ def _label_frame(
     return pl.DataFrame(cols)
 
 
-def _assemble(points: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
+def _assemble(
+    points: pl.DataFrame, labels: pl.DataFrame, *, grouped: bool | None = None
+) -> pl.DataFrame:
     """Attach labels to points (sid, timestamp, value); canonical column and row order.
 
     ``labels`` has one row per sid, in sid order. Prometheus already sends
     series sorted and points in time order; the sort runs only when needed.
+    ``grouped`` says (when the caller knows) whether the points come series by
+    series in sid order, each in time order.
     """
     label_cols = [c for c in labels.columns if c not in ("sid", "metric")]
     rank = (
@@ -386,11 +392,12 @@ def _assemble(points: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
     )
     sid = points.get_column("sid")
     d_sid = pl.col("sid").cast(pl.Int64).diff()
-    grouped = points.select(  # series in sid order, each in time order
-        ((d_sid > 0) | ((d_sid == 0) & (pl.col("timestamp").diff() >= pl.duration())))
-        .fill_null(True)
-        .all()
-    ).item()
+    if grouped is None:  # series in sid order, each in time order
+        grouped = points.select(
+            ((d_sid > 0) | ((d_sid == 0) & (pl.col("timestamp").diff() >= pl.duration())))
+            .fill_null(True)
+            .all()
+        ).item()
     if grouped and not rank.equals(pl.Series("_r", range(labels.height), dtype=rank.dtype)):
         # the series only change places: move their blocks of rows (what the stable
         # sort below would do, without sorting)
@@ -474,52 +481,72 @@ def _values_text(
     ``]``: a number or a quoted value. Deleting whitespace joins two tokens when
     it stood between them (``1 2``, ``"1 2"``), so the count lets the caller
     check that it did not. The count is None when the texts hold no whitespace
-    (Prometheus' compact output): they are joined as they are.
+    (Prometheus' compact output): they are joined as they are. The scans go
+    over the body in small blocks (a fresh array of the body's size costs more
+    in page faults than the scan itself).
     """
     import numpy as np
 
-    lo = min(s for s, _ in bounds) - 1  # a "[" precedes every text
-    hi = max(e for _, e in bounds)
-    view = memoryview(body)
-    other = np.frombuffer(body, dtype=np.uint8, count=hi - lo, offset=lo) < 33
-    if not other.any() or not any(other[s - lo:e - lo].any() for s, e in bounds):
+    ordered = sorted(bounds)
+    lo = ordered[0][0] - 1  # a "[" precedes every text
+    span = np.frombuffer(body, dtype=np.uint8, count=ordered[-1][1] - lo, offset=lo)
+    gaps = [body[e:s] for (_, e), (s, _) in zip(ordered, ordered[1:], strict=False)]
+    below = _blocks(span, lambda x, o, t: np.count_nonzero(np.less(x[1:], 33, out=o[1:])))
+    gaps_below = sum(len(g) - len(g.translate(None, _BELOW_33)) for g in gaps)
+    if below == gaps_below:
+        view = memoryview(body)  # no whitespace (or control byte) in any text
         return (bytearray(b"],[").join([view[s:e] for s, e in bounds]),
                 [e - s for s, e in bounds], None)
-    # count the tokens in a thread (numpy releases the GIL) while this one deletes
-    # the whitespace (the two take about as long)
-    counted: list = []
-    worker = threading.Thread(target=_count_tokens, args=(body, lo, bounds, other, counted))
-    worker.start()
-    try:
-        texts = [body[s:e].translate(None, _JSON_WS) for s, e in bounds]
-        text = bytearray(b"],[").join(texts)
-    finally:
-        worker.join()
-    if isinstance(counted[0], BaseException):
-        raise counted[0]
-    return text, [len(t) for t in texts], counted[0]
+    tokens = _blocks(span, _token_starts)
+    tokens -= b" ".join(gaps).translate(_TOKEN_MARKS).count(b" a")  # ("]...[" each)
+    texts = [body[s:e].translate(None, _JSON_WS) for s, e in bounds]
+    lengths = [len(t) for t in texts]
+    if below - gaps_below != sum(e - s for s, e in bounds) - sum(lengths):
+        tokens = -1  # a control byte in a text: not JSON (the caller refuses the count)
+    return bytearray(b"],[").join(texts), lengths, tokens
 
 
-def _count_tokens(body: bytes, lo: int, bounds: list[tuple[int, int]], other: Any,
-                  out: list) -> None:
-    """Append to ``out`` the number of tokens in the texts at ``bounds`` (or the error).
-
-    ``other`` marks the JSON whitespace of ``body[lo:]``; it is overwritten.
+def _blocks(span: Any, scan: Any, size: int = 1 << 18) -> int:
+    """Sum of ``scan(block, scratch, scratch)`` over ``span`` in blocks of ``size``
+    bytes, each block starting one byte early (``span[0]`` is not scanned on its own).
     """
     import numpy as np
 
-    try:
-        span = np.frombuffer(body, dtype=np.uint8, count=other.size, offset=lo)
-        tmp = np.empty_like(other)
-        for byte in (44, 91, 93):  # other: True where a byte is not part of a token
-            np.equal(span, byte, out=tmp)
-            np.logical_or(other, tmp, out=other)
-        starts = tmp[:-1]  # starts[j]: a token starts at span[j + 1]
-        np.greater(other[:-1], other[1:], out=starts)
-        out.append(sum(int(np.count_nonzero(starts[s - lo - 1:e - lo - 1]))
-                       for s, e in bounds))
-    except BaseException as exc:  # noqa: BLE001 - raised again by the caller
-        out.append(exc)
+    one, two = np.empty(size + 1, dtype=bool), np.empty(size + 1, dtype=bool)
+    total = 0
+    for start in range(1, span.size, size):
+        block = span[start - 1:start + size]
+        total += int(scan(block, one[:block.size], two[:block.size]))
+    return total
+
+
+def _token_starts(block: Any, other: Any, tmp: Any) -> int:
+    """Tokens starting in ``block[1:]`` (``block[0]`` is the byte before)."""
+    import numpy as np
+
+    np.less(block, 33, out=other)  # True where a byte is not part of a token
+    for byte in (44, 91, 93):
+        np.logical_or(other, np.equal(block, byte, out=tmp), out=other)
+    return np.count_nonzero(np.greater(other[:-1], other[1:], out=tmp[:-1]))
+
+
+def _positions(a: Any, size: int = 1 << 18) -> tuple[Any, Any, int, int]:
+    """Positions of every ``"`` and ``.`` in ``a`` and the numbers of ``[`` and ``]``,
+    scanned in blocks (no scratch array of ``a``'s size)."""
+    import numpy as np
+
+    quotes: list = []
+    dots: list = []
+    opens = closes = 0
+    mask = np.empty(min(size, a.size), dtype=bool)
+    for start in range(0, a.size, size):
+        block = a[start:start + size]
+        m = mask[:block.size]
+        quotes.append(np.flatnonzero(np.equal(block, 34, out=m)) + start)
+        dots.append(np.flatnonzero(np.equal(block, 46, out=m)) + start)
+        opens += int(np.count_nonzero(np.equal(block, 91, out=m)))
+        closes += int(np.count_nonzero(np.equal(block, 93, out=m)))
+    return np.concatenate(quotes), np.concatenate(dots), opens, closes
 
 
 def _read_points(
@@ -539,31 +566,21 @@ def _read_points(
     buf, lengths, tokens = _values_text(body, bounds)
     a = np.frombuffer(buf, dtype=np.uint8)
     n = a.size
-    if not all(lengths) or a[-1] != 34 or (tokens is not None and (a < 33).any()):
-        return None  # a value that is not a quoted string, or a control character
-    mask = np.empty(n, dtype=bool)  # one scratch array for every scan below
-    # "[" opens every point but an array's first; each must follow "],"
-    opens = np.flatnonzero(np.equal(a, 91, out=mask))
-    rows = opens.size + 1
-    if opens.size and (
-        opens[0] < 3
-        or np.count_nonzero(np.equal(a, 93, out=mask)) != opens.size
-        or not (a[opens - 1] == 44).all()
-        or not (a[opens - 2] == 93).all()
-    ):
+    if not all(lengths) or a[-1] != 34:
+        return None  # a value that is not a quoted string
+    # every point is 'T,"V"' (T a number, V without quotes) and every "[" but an
+    # array's first follows the '"],' that ends the point before
+    quotes, dots, n_open, n_close = _positions(a)
+    rows = quotes.size // 2
+    if quotes.size % 2 or n_open != rows - 1 or n_close != rows - 1:
         return None
     if tokens is not None and tokens != 2 * rows:
         return None  # whitespace inside a number or a quoted value
-    # each point ends in a quoted value, "x" at least, and holds no other quote
-    ends = np.empty(rows, dtype=np.int64)
-    ends[:-1] = opens - 3
-    ends[-1] = n - 1
-    quotes = np.flatnonzero(np.equal(a, 34, out=mask))
-    if quotes.size != 2 * rows:
-        return None
-    opening = quotes[0::2]
-    if not ((quotes[1::2] == ends).all() and opening[0] > 0
-            and (a[opening - 1] == 44).all() and (ends - opening > 1).all()):
+    ends, opening = quotes[1::2], quotes[0::2]  # the quotes around each V
+    opens = ends[:-1] + 3
+    if not (ends[-1] == n - 1 and opening[0] > 0 and (ends - opening > 1).all()
+            and (a[opening - 1] == 44).all() and (a[opens] == 91).all()
+            and (a[opens - 1] == 44).all() and (a[opens - 2] == 93).all()):
         return None
     # timestamps are JSON numbers: no "+", ".5", "01", "-.5", "1." (quoted ones go
     # to the general path); a point is at least 'T,"x"', so starts + 2 < n
@@ -577,8 +594,6 @@ def _read_points(
         d2, d3 = (c2 >= 48) & (c2 <= 57), (c3 >= 48) & (c3 <= 57)
         if not (((c1 == 48) & ~d2) | ((c1 == 45) & d2 & ((c2 != 48) | ~d3))).all():
             return None
-    dots = np.flatnonzero(np.equal(a, 46, out=mask))
-    del mask
     after = a[dots + 1]  # a[-1] is a quote, so dots + 1 < n
     if not ((after >= 48) & (after <= 57)).all():
         return None  # "1." or "1.e5"
@@ -600,14 +615,14 @@ def _read_points(
     if raw.height != rows or raw.get_column("t").null_count() or raw.get_column(
             "value").null_count():
         return None
-    t = pl.col("t")
-    if not raw.select(((t >= _MIN_S) & (t <= _MAX_S)).all()).item():
+    t, value = raw.get_column("t").to_numpy(), raw.get_column("value").to_numpy()
+    if not (t.min() >= _MIN_S and t.max() <= _MAX_S):
         return None  # a timestamp out of range (or NaN, Inf): the general path
-    inf = raw.get_column("value").is_infinite()
+    inf = np.isinf(value)
     if inf.any():
         # "+Inf" is a value; "1e400" overflows (Prometheus refuses it): its last
         # character is a digit, that of every spelling of Inf a letter
-        last = a[ends[inf.to_numpy()] - 1]  # (not among the bytes changed above)
+        last = a[ends[inf] - 1]  # (not among the bytes changed above)
         if ((last >= 48) & (last <= 57)).any():
             return None
     size = np.asarray(lengths, dtype=np.int64) + 3
@@ -674,7 +689,11 @@ def _parse_matrix_fast(
         (pl.col("t") * 1000.0).round(0).cast(pl.Int64).cast(TIMESTAMP).alias("timestamp"),
         "value",
     )
-    return QueryResponse(_assemble(points, labels), result_type, warnings, infos)
+    # each series in time order? (times fall only where a series starts)
+    falls = np.flatnonzero(np.diff(raw.get_column("t").to_numpy()) < 0)
+    grouped = bool(np.isin(falls, np.cumsum(counts) - 1).all())
+    return QueryResponse(_assemble(points, labels, grouped=grouped), result_type,
+                         warnings, infos)
 
 
 # ------------------------------------------------------- general path
