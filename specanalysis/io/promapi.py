@@ -690,9 +690,9 @@ def _parse_matrix_fast(
                                raw.get_column("value")])
         return QueryResponse(_assemble(points, labels, grouped=False), result_type,
                              warnings, infos)
-    sid = pl.Series("sid", row_sid)
-    cols = [timestamp, labels.get_column("metric").gather(sid), raw.get_column("value")]
-    cols += [labels.get_column(c).gather(sid) for c in label_cols]
+    named = labels.select(pl.exclude("sid").gather(pl.Series(row_sid)))  # one pass
+    cols = [timestamp, named.get_column("metric"), raw.get_column("value")]
+    cols += [named.get_column(c) for c in label_cols]
     return QueryResponse(pl.DataFrame(cols), result_type, warnings, infos)
 
 
