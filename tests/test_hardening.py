@@ -129,6 +129,24 @@ def test_6_whitespace_inside_a_number_is_not_json_and_is_refused(values):
         parse_query_response(body)
 
 
+@pytest.mark.parametrize("tail", [
+    '[1738026600,"48]]}]}}',  # read as 4: the CSV reader dropped the 8
+    '[1738026600,"48#]]}]}}\n',  # read as 48: fuzz finding (the string never ends)
+    '[1738026600,"4]],[1738026660,"5"]]}]}}',
+])
+def test_6_a_string_cut_by_the_end_of_a_values_array_is_refused(tail):
+    """``]]`` inside an unterminated string ended the compact fast path's values
+    array there; the skeleton after it was still JSON and the CSV reader closed the
+    dangling quote itself, changing the value (found by the fuzz tier's long
+    profile)."""
+    body = ('{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},'
+            '"values":[[1738026000,"47"],' + tail)
+    with pytest.raises(ValueError):
+        json.loads(body)
+    with pytest.raises(PrometheusError):
+        parse_query_response(body)
+
+
 @pytest.mark.parametrize(("kind", "series"), [
     ("matrix", '{"metric":{"__name__":"up"},"value":[[1738026000,"47"]]}'),  # fuzz finding
     ("matrix", '{"metric":{"__name__":"up"},"value":[1738026000,"47"]}'),
@@ -154,6 +172,27 @@ def test_6_a_matrix_series_without_points_is_still_an_empty_series():
             '{"metric":{"__name__":"up"}},'
             '{"metric":{"__name__":"up","job":"a"},"values":[[1738026000,"1"]]}]}}')
     assert parse_query_response(body).frame.height == 1
+
+
+@pytest.mark.parametrize("value", [
+    '"1"', "1", '"+1"', '"01"', '".5"', '"NaN"', '"-Inf"', '"1e-400"', '" 1"', '"1 "',
+    '"0x10"', '"1_000"', '"\\u0031"', '"1e400"', '""', "null",
+])
+def test_6_a_sample_value_reads_the_same_in_every_layout(value):
+    """The same values array in Prometheus' compact layout and with spaces after the
+    separators: one outcome (found while checking the fuzz findings: the compact
+    fast path read '" 1"' as 1, the general path refuses it)."""
+    compact = ('{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},'
+               '"values":[[1704067200,' + value + '],[1704067300,"2"]]}]}}')
+    spaced = compact.replace(",", ", ").replace(":", ": ")
+    outcomes = []
+    for body in (compact, spaced):
+        try:
+            outcomes.append(repr(parse_query_response(body).frame.get_column("value")
+                                 .to_list()))
+        except PrometheusError:
+            outcomes.append("refused")
+    assert outcomes[0] == outcomes[1], outcomes
 
 
 #: timestamp spellings (JSON text) and the time each means, None where it must be
