@@ -680,20 +680,20 @@ def _parse_matrix_fast(
     if points is None:
         return None
     counts, raw = points
-    position = np.empty(order.size, dtype=np.uint32)
-    position[order] = np.arange(order.size, dtype=np.uint32)
-    labels = labels.select(pl.all().gather(order)).with_columns(
-        pl.Series("sid", np.arange(order.size, dtype=np.uint32)))
-    points = raw.select(
-        pl.Series("sid", np.repeat(position[ranked], counts)),
-        (pl.col("t") * 1000.0).round(0).cast(pl.Int64).cast(TIMESTAMP).alias("timestamp"),
-        "value",
-    )
-    # each series in time order? (times fall only where a series starts)
+    row_sid = np.repeat(np.asarray(ranked, dtype=np.uint32), counts)
+    timestamp = ((raw.get_column("t") * 1000.0).round(0).cast(pl.Int64).cast(TIMESTAMP)
+                 .alias("timestamp"))
+    # each series in time order? (times may fall only where a series starts)
     falls = np.flatnonzero(np.diff(raw.get_column("t").to_numpy()) < 0)
-    grouped = bool(np.isin(falls, np.cumsum(counts) - 1).all())
-    return QueryResponse(_assemble(points, labels, grouped=grouped), result_type,
-                         warnings, infos)
+    if not np.isin(falls, np.cumsum(counts) - 1).all():
+        points = pl.DataFrame([pl.Series("sid", row_sid), timestamp,
+                               raw.get_column("value")])
+        return QueryResponse(_assemble(points, labels, grouped=False), result_type,
+                             warnings, infos)
+    named = labels.select(pl.exclude("sid").gather(pl.Series(row_sid)))  # one pass
+    cols = [timestamp, named.get_column("metric"), raw.get_column("value")]
+    cols += [named.get_column(c) for c in label_cols]
+    return QueryResponse(pl.DataFrame(cols), result_type, warnings, infos)
 
 
 # ------------------------------------------------------- general path
