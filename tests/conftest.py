@@ -39,3 +39,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     folder = Path(env) if env else Path(__file__).resolve().parent.parent / "build" / "screenshots"
     if folder.is_dir() and any(folder.glob("*.png")):
         terminalreporter.write_line(f"browser tier screenshots: {folder}")
+    from conformance.summary import write_summary  # tests/conformance/
+
+    write_summary(terminalreporter)

@@ -1,5 +1,7 @@
-"""Print how many promqltest evals the vocabulary could express, per version, and why
-the others were left out (the most frequent reasons)."""
+"""The conformance tier's terminal summary: how many promqltest evals the vocabulary
+could express, per version, and why the others were left out (the most frequent
+reasons). Called from ``tests/conftest.py``, which pytest loads in every run
+(with ``-n 2`` the controller never loads this folder's conftest)."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ def _reason_group(reason: str) -> str:
     return reason
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config):
+def write_summary(terminalreporter) -> None:
     from .promqltest import PROMQLTEST, VERSIONS, exclusion, read_version
 
     if not PROMQLTEST.is_dir():
