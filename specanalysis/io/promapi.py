@@ -491,13 +491,19 @@ def _values_text(
     lo = ordered[0][0] - 1  # a "[" precedes every text
     span = np.frombuffer(body, dtype=np.uint8, count=ordered[-1][1] - lo, offset=lo)
     gaps = [body[e:s] for (_, e), (s, _) in zip(ordered, ordered[1:], strict=False)]
-    below = _blocks(span, lambda x, o, t: np.count_nonzero(np.less(x[1:], 33, out=o[1:])))
+    tokens = None
+    if np.count_nonzero(span[1:min(ordered[0][1] - lo, 4096)] < 33):
+        # a spaced layout (whitespace early in the first text): one pass for both
+        below, tokens = (int(x) for x in _blocks(span, _spaces_and_tokens))
+    else:
+        below = int(_blocks(span, _spaces))
     gaps_below = sum(len(g) - len(g.translate(None, _BELOW_33)) for g in gaps)
     if below == gaps_below:
         view = memoryview(body)  # no whitespace (or control byte) in any text
         return (bytearray(b"],[").join([view[s:e] for s, e in bounds]),
                 [e - s for s, e in bounds], None)
-    tokens = _blocks(span, _token_starts)
+    if tokens is None:
+        tokens = int(_blocks(span, _token_starts))
     tokens -= b" ".join(gaps).translate(_TOKEN_MARKS).count(b" a")  # ("]...[" each)
     texts = [body[s:e].translate(None, _JSON_WS) for s, e in bounds]
     lengths = [len(t) for t in texts]
@@ -506,7 +512,7 @@ def _values_text(
     return bytearray(b"],[").join(texts), lengths, tokens
 
 
-def _blocks(span: Any, scan: Any, size: int = 1 << 18) -> int:
+def _blocks(span: Any, scan: Any, size: int = 1 << 18) -> Any:
     """Sum of ``scan(block, scratch, scratch)`` over ``span`` in blocks of ``size``
     bytes, each block starting one byte early (``span[0]`` is not scanned on its own).
     """
@@ -516,18 +522,32 @@ def _blocks(span: Any, scan: Any, size: int = 1 << 18) -> int:
     total = 0
     for start in range(1, span.size, size):
         block = span[start - 1:start + size]
-        total += int(scan(block, one[:block.size], two[:block.size]))
+        total += scan(block, one[:block.size], two[:block.size])
     return total
 
 
-def _token_starts(block: Any, other: Any, tmp: Any) -> int:
-    """Tokens starting in ``block[1:]`` (``block[0]`` is the byte before)."""
+def _spaces(block: Any, other: Any, tmp: Any) -> int:
+    """Bytes below 33 (whitespace, control bytes) in ``block[1:]``."""
+    import numpy as np
+
+    return np.count_nonzero(np.less(block[1:], 33, out=other[1:]))
+
+
+def _token_starts(block: Any, other: Any, tmp: Any, *, spaces: bool = False) -> Any:
+    """Tokens starting in ``block[1:]`` (``block[0]`` is the byte before); with
+    ``spaces`` also the bytes below 33 there, as an array (spaces, tokens)."""
     import numpy as np
 
     np.less(block, 33, out=other)  # True where a byte is not part of a token
+    below = np.count_nonzero(other[1:]) if spaces else 0
     for byte in (44, 91, 93):
         np.logical_or(other, np.equal(block, byte, out=tmp), out=other)
-    return np.count_nonzero(np.greater(other[:-1], other[1:], out=tmp[:-1]))
+    tokens = np.count_nonzero(np.greater(other[:-1], other[1:], out=tmp[:-1]))
+    return np.array([below, tokens], dtype=np.int64) if spaces else tokens
+
+
+def _spaces_and_tokens(block: Any, other: Any, tmp: Any) -> Any:
+    return _token_starts(block, other, tmp, spaces=True)
 
 
 def _positions(a: Any, size: int = 1 << 18) -> tuple[Any, Any, int, int]:
