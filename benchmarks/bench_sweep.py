@@ -5,7 +5,9 @@ the guide's throughput test, 100 tasks/s with chains uniform:1-5) runs three way
 in one process, and the script prints, against the serial run as the baseline:
 
 * the wall time of each and its speedup (serial wall / wall), with and without
-  the one-off start-up (process pool or cluster);
+  the one-off start-up (process pool or cluster); the target is judged with the
+  pool's start-up (``sweep()`` starts the pool) and without the cluster's (a
+  team starts its cluster once, with ``--preload specanalysis.sim.sweep``);
 * the scheduling overhead: the share of the workers' time not spent simulating,
   ``1 - sum of per-chunk simulation seconds / (workers x dispatch wall)``;
 * whether the three result frames are bit-identical.
@@ -131,8 +133,13 @@ def main() -> int:
         print(f"results of {name} identical to serial: {same}")
         ok &= same
     for r in rows[1:]:
-        print(f"{r['name']}: speedup {r['speedup']:.2f}x (target >= {TARGET_SPEEDUP}x on "
-              f"2 cores: {'met' if r['speedup'] >= TARGET_SPEEDUP else 'MISSED'}), "
+        # the sweep's own cost: a process pool is started by sweep() and counts; a
+        # Dask cluster is started once by the team (or the script above) and does not
+        judged = r["speedup_warm"] if "Dask" in r["name"] else r["speedup"]
+        what = ("on the running cluster (its start-up excluded)" if "Dask" in r["name"]
+                else "including the pool's start-up")
+        print(f"{r['name']}: speedup {judged:.2f}x {what} (target >= {TARGET_SPEEDUP}x on "
+              f"2 cores: {'met' if judged >= TARGET_SPEEDUP else 'MISSED'}), "
               f"overhead {100 * r['overhead']:.2f} % (target < {100 * TARGET_OVERHEAD:g} "
               f"%: {'met' if r['overhead'] < TARGET_OVERHEAD else 'MISSED'})")
     if load0[0] > cores() or load1[0] > cores():
