@@ -31,9 +31,9 @@ method), inverted by an FFT; a FCFS arrival waits more than ``kD + u``
 (``0 <= u < D``) exactly when ``max(N - c, 0) + Poisson(lambda (D - u)) >=
 (k + 1) c`` (``N ~ pi``, the Poisson count independent), a convolution done
 as a product of generating functions for 33 values of ``u`` at once. One pool
-costs a few tenths of a millisecond (``benchmarks/bench_proofcost.py``). The waiting-time
-distribution is then a mixture ``(1 - cs2) x M/D/c + cs2 x M/M/c``, which is
-exact at both ends.
+costs a few tenths of a millisecond (``benchmarks/bench_proofcost.py``). The
+waiting-time distribution is then a mixture ``(1 - cs2) x M/D/c + cs2 x
+M/M/c``, which is exact at both ends.
 
 Examples
 --------
@@ -70,18 +70,6 @@ def _positive(name: str, value: float, *, allow_zero: bool = False) -> float:
         raise DataError(f"{value!r} is out of range", field=name,
                         expected="a finite number " + (">= 0" if allow_zero else "> 0"))
     return v
-
-
-def _poisson_pmf(mean: float | np.ndarray, n: int) -> np.ndarray:
-    """``P(Poisson(mean) = k)`` for k < n (log space; ``mean`` may be an array,
-    giving one row per mean)."""
-    k = np.arange(n, dtype=np.float64)
-    logfact = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, n, dtype=np.float64)))])
-    mu = np.atleast_1d(np.asarray(mean, dtype=np.float64))[:, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        logp = k * np.log(mu) - mu - logfact
-    out = np.where(mu > 0, np.exp(logp), (k == 0).astype(np.float64))
-    return out[0] if np.ndim(mean) == 0 else out
 
 
 def erlang_c(servers: int, offered_load: float) -> float:
@@ -361,10 +349,8 @@ class QueueFigures:
         elif self.exact is not None:
             w = min(self.cs2, 1.0)
             theta = self.servers / self.mean_service - self.rate
-            out = np.interp(t_arr, self.exact._times, self.exact._values, left=1.0,
-                            right=0.0)
-            out *= 1.0 - w
-            out += (w * self._p_wait_mm) * np.exp(-theta * np.maximum(t_arr, 0.0))
+            out = (1.0 - w) * self.exact.tail(t_arr) + (w * self._p_wait_mm) * np.exp(
+                -theta * np.maximum(t_arr, 0.0))
             out = np.where(t_arr < 0, 1.0, out)
         elif self.p_wait <= 0 or self.mean_wait <= 0:
             out = np.where(t_arr < 0, 1.0, 0.0)
@@ -503,7 +489,7 @@ def mgc(rate: float, mean_service: float, servers: int, *, ca2: float = 1.0,
     if cs2 < 1.0 and ca2 == 1.0 and exact:
         md = MDcWait(lam, es, c)
         wq = (1.0 - cs2) * md.mean + cs2 * w_mm
-        p_wait = (1.0 - cs2) * float(md._values[0]) + cs2 * pw  # P(W > 0)
+        p_wait = (1.0 - cs2) * md.tail(0.0) + cs2 * pw
         return QueueFigures(lam, es, c, ca2, cs2, rho, p_wait, wq, lam * wq, md)
     if cs2 >= 1.0:
         wq = w_mm * (ca2 + cs2) / 2.0
