@@ -1546,10 +1546,10 @@ def size_proof_pool(rate: float, peak_rate: float, proof_cost: Any, target_p99: 
     utilisations 0.3-0.9 of full-batch capacity) its mean wait was off by -3 % to
     +930 % and its p99 by -30 % to +780 % (closest at 0.9, furthest for one
     worker at 0.6), and without a fill wait it calls pools unstable that keep
-    up. So the simulator's p99
-    decides: if it misses the target, the next candidates in the model's order
-    are checked (up to ``check_candidates``) and the first the simulator
-    confirms is proposed; the summary prints both figures.
+    up. So the simulator's p99 decides: if it misses the target, the next
+    candidates in the model's order are checked (up to ``check_candidates``)
+    and the first the simulator confirms is proposed; the summary prints both
+    figures.
 
     Warns
     -----
@@ -1581,6 +1581,8 @@ def size_proof_pool(rate: float, peak_rate: float, proof_cost: Any, target_p99: 
                         expected="at least one worker count and one batch size")
     _real("queue_overflow", queue_overflow, hi=1.0)
     _real("timeout_quantile", timeout_quantile, hi=1.0 - 1e-12)
+    n_proofs = _count("check_proofs", check_proofs, lo=1000)
+    n_candidates = _count("check_candidates", check_candidates)
 
     def cost_for(w: int) -> ProofCost:
         if isinstance(proof_cost, ProofCostModel):
@@ -1608,35 +1610,36 @@ def size_proof_pool(rate: float, peak_rate: float, proof_cost: Any, target_p99: 
                                        "mean_wait_s": pl.Float64}, orient="row")
     notes: list[str] = []
     unstable_msg = None
-    stable = [k for k, p in preds.items() if p.stable]
-    if not stable:
-        best = max(preds, key=lambda k: (preds[k].capacity, -k[0], -k[1]))
-        u = preds[best].utilisation
-        msg = (f"unstable: utilisation {u:.2f} at the peak rate even with the "
-               f"highest-capacity pool ({best[0]} workers x batch {best[1]}, "
-               f"{preds[best].capacity:.4g} proofs/s for a peak of {peak:.4g}/s)")
-        unstable_msg = msg  # warned below unless the simulator shows a pool keeping up
+    # the model's order: lowest p99 among stable pools (ties: fewer workers, smaller
+    # batch); when it calls every pool unstable, highest capacity first
+    ranked = sorted((k for k in preds if preds[k].stable),
+                    key=lambda k: (preds[k].p99_sojourn_s, k[0], k[1]))
+    if not ranked:
+        ranked = sorted(preds, key=lambda k: (-preds[k].capacity, k[0], k[1]))
+        best = ranked[0]
+        # warned below unless the simulator shows a pool keeping up
+        unstable_msg = (f"unstable: utilisation {preds[best].utilisation:.2f} at the "
+                        f"peak rate even with the highest-capacity pool ({best[0]} "
+                        f"workers x batch {best[1]}, {preds[best].capacity:.4g} proofs/s "
+                        f"for a peak of {peak:.4g}/s)")
         feasible = False
     else:
-        best = min(stable, key=lambda k: (preds[k].p99_sojourn_s, k[0], k[1]))
+        best = ranked[0]
         feasible = preds[best].p99_sojourn_s <= target
         if not feasible:
             notes.append(f"no configuration meets p99 <= {target:g} s at the peak; the "
                          f"lowest is {preds[best].p99_sojourn_s:.3g} s")
     checked = None
     if check:
-        _count("check_proofs", check_proofs, lo=1000)
-        ranked = sorted((k for k in preds if preds[k].stable),
-                        key=lambda k: (preds[k].p99_sojourn_s, k[0], k[1]))
-        if not ranked:  # the model calls every pool unstable: try the largest ones
-            ranked = sorted(preds, key=lambda k: (-preds[k].capacity, k[0], k[1]))
+        candidates = ranked[:n_candidates]
         first = None
-        for k in ranked[:max(1, int(check_candidates))]:
-            if cost_for(k[0]).capacity(workers=k[0], batch_size=k[1]) <= peak:
+        for k in candidates:
+            k_cost = cost_for(k[0])
+            if k_cost.capacity(workers=k[0], batch_size=k[1]) <= peak:
                 continue  # truly over capacity even with full batches
-            sim = simulate_pool(peak, cost_for(k[0]), workers=k[0], batch_size=k[1],
+            sim = simulate_pool(peak, k_cost, workers=k[0], batch_size=k[1],
                                 batch_timeout=1e6 if batch_timeout is None
-                                else batch_timeout, proofs=check_proofs, seed=seed)
+                                else batch_timeout, proofs=n_proofs, seed=seed)
             first = first or (k, sim)
             if sim.p99_sojourn_s <= target:
                 if k != best:
@@ -1650,9 +1653,8 @@ def size_proof_pool(rate: float, peak_rate: float, proof_cost: Any, target_p99: 
             if first is not None:
                 best, checked = first
                 feasible = False
-                notes.append(f"the simulator confirms none of the "
-                             f"{len(ranked[:check_candidates])} best candidates under "
-                             f"p99 <= {target:g} s at the peak")
+                notes.append(f"the simulator confirms none of the {len(candidates)} best "
+                             f"candidates under p99 <= {target:g} s at the peak")
     if unstable_msg is not None:
         if feasible:
             notes.append("the queueing model calls every pool unstable at the peak (with "
