@@ -635,19 +635,17 @@ class _Runner:
             self.cache.write(rows)
         self.bar.update(len(rows))
 
-    def chunks(self, size: int) -> list[list[tuple[int, Any, Workload, int]]]:
-        sizes = _chunk_sizes(len(self.tasks), size, self.stats.get("workers") or 1,
-                             guided=self.stats.get("guided", False))
-        bounds = np.cumsum([0, *sizes])
-        return [self.tasks[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    def chunks(self, sizes: list[int]) -> list[list[tuple[int, Any, Workload, int]]]:
+        ends = list(itertools.accumulate(sizes))
+        return [self.tasks[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
 
-    def serial(self, size: int) -> None:
-        for chunk in self.chunks(size):
+    def serial(self, sizes: list[int]) -> None:
+        for chunk in self.chunks(sizes):
             self._accept(*_run_chunk(chunk, self.duration, self.warmup))
 
-    def executor(self, pool: cf.Executor, size: int) -> None:
+    def executor(self, pool: cf.Executor, sizes: list[int]) -> None:
         futures = [pool.submit(_run_chunk, c, self.duration, self.warmup)
-                   for c in self.chunks(size)]
+                   for c in self.chunks(sizes)]
         try:
             for fut in cf.as_completed(futures):
                 self._accept(*fut.result())
@@ -656,10 +654,10 @@ class _Runner:
                 fut.cancel()
             raise
 
-    def dask(self, client: Any, size: int, show: bool) -> None:
+    def dask(self, client: Any, sizes: list[int], show: bool) -> None:
         from distributed import as_completed
 
-        chunks = self.chunks(size)
+        chunks = self.chunks(sizes)
         token = uuid.uuid4().hex[:12]
         try:
             futures = [client.submit(_run_chunk, c, self.duration, self.warmup,
@@ -921,10 +919,10 @@ def sweep(
                 if mode == "processes" and pool is None and (
                         workers == 1 or per_run * len(runner.tasks) < 1.0):
                     mode, workers = "serial", 1  # a pool would cost more than it saves
+            sizes = _chunk_sizes(len(runner.tasks), size, workers,
+                                 guided=chunksize is None)
             stats.update(mode=mode, workers=workers, chunksize=size,
-                         chunks=stats["chunks_done"]
-                         + len(_chunk_sizes(len(runner.tasks), size, workers,
-                                            guided=chunksize is None)),
+                         chunks=stats["chunks_done"] + len(sizes),
                          guided=chunksize is None)
             if mode == "processes" and runner.tasks:
                 t0 = time.perf_counter()
@@ -945,14 +943,14 @@ def sweep(
             t0 = time.perf_counter()
             if runner.tasks:
                 if mode == "serial":
-                    runner.serial(size)
+                    runner.serial(sizes)
                 elif mode == "dask":
-                    runner.dask(client, size, show)
+                    runner.dask(client, sizes, show)
                 elif mode == "executor":
-                    runner.executor(executor, size)
+                    runner.executor(executor, sizes)
                 else:
                     try:
-                        runner.executor(pool, size)
+                        runner.executor(pool, sizes)
                     except cf.process.BrokenProcessPool:
                         raise _broken_pool(results, store) from None
             stats["wall_s"] = time.perf_counter() - t0
