@@ -701,8 +701,7 @@ def _parse_matrix_fast(
         return None
     counts, raw = points
     row_sid = np.repeat(np.asarray(ranked, dtype=np.uint32), counts)
-    timestamp = ((raw.get_column("t") * 1000.0).round(0).cast(pl.Int64).cast(TIMESTAMP)
-                 .alias("timestamp"))
+    timestamp = raw.select(_ts_expr("t")).to_series()
     # each series in time order? (times may fall only where a series starts)
     falls = np.flatnonzero(np.diff(raw.get_column("t").to_numpy()) < 0)
     if not np.isin(falls, np.cumsum(counts) - 1).all():
