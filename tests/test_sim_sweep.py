@@ -13,6 +13,8 @@ import concurrent.futures as cf
 import math
 import multiprocessing
 import os
+import socket
+import sys
 
 import numpy as np
 import polars as pl
@@ -100,6 +102,12 @@ def test_results_are_bit_identical_whichever_executor(serial, executor):
     if executor == "processes":
         other = sweep(BASE, WL, GRID, seeds=3, executor="processes", chunksize=2, **FAST)
         assert other.stats["mode"] == "processes"
+        # one stamp per chunk, from a worker process, within the dispatch
+        stamps, t0 = other.stats["timeline"], other.stats["dispatch_at"]
+        assert len(stamps) == other.stats["chunks"] == 6
+        assert all(t0 <= a <= b <= t0 + other.stats["wall_s"] + 1e-3 for _, a, b in stamps)
+        workers = {w for w, _, _ in stamps}
+        assert 1 <= len(workers) <= 2 and f"{socket.gethostname()}:{os.getpid()}" not in workers
     elif executor == "threads":
         with cf.ThreadPoolExecutor(2) as pool:
             other = sweep(BASE, WL, GRID, seeds=3, executor=pool, **FAST)
@@ -121,14 +129,64 @@ def test_guided_chunks_cover_every_run_once_and_shrink_at_the_end(n, size, worke
     assert sum(sizes) == n and max(sizes) <= size and min(sizes) >= 1
     assert sizes == sorted(sizes, reverse=True)  # never grows again
     # the tail: once fewer than 2 x workers x size runs remain, a chunk is at most
-    # remaining / (2 workers) (or an eighth of size), so workers finish together
+    # remaining / (2 workers), down to single runs, so workers finish together
     left = n
     for k in sizes:
         if left < 2 * workers * size:
-            assert k <= max(math.ceil(left / (2 * workers)), size // 8, 1)
+            assert k <= max(math.ceil(left / (2 * workers)), 1)
         left -= k
+    assert sizes[-min(workers, len(sizes)):] == [1] * min(workers, len(sizes))
     fixed = _chunk_sizes(n, size, workers, guided=False)
     assert fixed[:-1] == [size] * (len(fixed) - 1) and sum(fixed) == n
+
+
+def _probe() -> tuple[int, bool]:
+    """What a pool worker has loaded: the modules a first simulation imports lazily."""
+    return os.getpid(), {"numpy.random", "specanalysis.sim.emit"} <= set(sys.modules)
+
+
+def test_pool_workers_are_all_warm_before_the_first_task_finishes():
+    # the initializer simulates a second of a pending run in every worker and
+    # holds each at a barrier until all are warm: whatever worker answers, and
+    # whichever answers first, it has already paid the first-run imports, and so
+    # has every other worker of the pool
+    task = (0, BASE, WL, 7)
+    pool = sweep_mod._process_pool(2, task)
+    try:
+        first = [pool.submit(_probe) for _ in range(2)]
+        answers = [f.result(timeout=120) for f in first]
+        assert all(warm for _, warm in answers)
+        assert len(pool._processes) == 2  # both started although one may answer both
+        more = [pool.submit(_probe) for _ in range(8)]
+        assert all(f.result(timeout=120)[1] for f in more)
+    finally:
+        pool.shutdown(wait=True)
+
+
+def test_warming_tolerates_a_worker_that_never_arrives(monkeypatch):
+    import threading
+
+    monkeypatch.setattr(sweep_mod, "_READY_TIMEOUT_S", 0.05)
+    lonely = threading.Barrier(2)  # the other party never comes
+    assert sweep_mod._warm_worker((0, BASE, WL, 1), lonely) == os.getpid()
+    assert sweep_mod._warm_worker(None, None) == os.getpid()
+
+
+def test_old_objects_are_frozen_only_for_the_chunk():
+    import gc
+
+    assert gc.get_freeze_count() == 0
+    with sweep_mod._old_objects_frozen():
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
+    gc.freeze()  # the host program's own freeze is left alone
+    try:
+        frozen = gc.get_freeze_count()
+        with sweep_mod._old_objects_frozen():
+            pass
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
 
 
 def test_workload_parameters_vary_too():

@@ -63,6 +63,11 @@ def test_a_cluster_gives_the_local_results_bit_for_bit(client, local):
     assert on_cluster.stats["workers"] == 2
     assert on_cluster.stats["chunks"] == 9
     assert _equal(on_cluster.frame, local.frame)
+    # every chunk ran in one of the cluster's worker processes
+    pids = client.run(os.getpid)
+    where = {w for w, _, _ in on_cluster.stats["timeline"]}
+    assert where <= {f"{socket.gethostname()}:{pid}" for pid in pids.values()}
+    assert len(on_cluster.stats["timeline"]) == 9
 
 
 def test_a_scheduler_address_connects_and_lets_go(cluster, local):
