@@ -727,9 +727,12 @@ class _Runner:
         chunks = self.chunks(sizes)
         token = uuid.uuid4().hex[:12]
         try:
-            futures = [client.submit(_run_chunk, c, self.duration, self.warmup,
-                                     key=f"specanalysis-sweep-{token}-{i}", pure=False)
-                       for i, c in enumerate(chunks)]
+            # one message to the scheduler for every chunk (a submit per chunk
+            # sends one each, and the first chunk waits behind them)
+            futures = client.map(_run_chunk, chunks, duration=self.duration,
+                                 warmup=self.warmup, pure=False,
+                                 key=[f"specanalysis-sweep-{token}-{i}"
+                                      for i in range(len(chunks))])
         except (OSError, TimeoutError) as exc:
             raise SchedulerUnavailable(
                 f"lost the Dask scheduler while submitting ({type(exc).__name__})",
