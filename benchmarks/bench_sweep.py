@@ -103,7 +103,8 @@ def row(name: str, result, wall: float, setup: float, base_wall: float) -> dict:
             "chunks": st["chunks"], "chunksize": st["chunksize"],
             "speedup": base_wall / wall, "speedup_warm": base_wall / (wall - setup),
             "overhead": overhead, "compute": st["compute_s"],
-            "per_run": st["compute_s"] / max(st["computed"], 1), **idle(result)}
+            "per_run": st["compute_s"] / max(st["computed"], 1),
+            "copies": st.get("copies", 0), **idle(result)}
 
 
 def one_round(config, workload, grid, common: dict, dask: bool) -> tuple[list, dict]:
@@ -202,7 +203,8 @@ def main() -> int:
         for r in rows:
             idle_ms = ("" if r is rows[0] else
                        f"  {1e3 * r['first']:5.0f} / {1e3 * r['gaps']:5.0f} / "
-                       f"{1e3 * r['tail']:5.0f}")
+                       f"{1e3 * r['tail']:5.0f}"
+                       + (f"  ({r['copies']} chunks run again)" if r["copies"] else ""))
             print(f"{r['name']:<30} {r['wall']:8.2f} {r['setup']:10.2f} "
                   f"{r['speedup']:7.2f}x {r['speedup_warm']:10.2f}x "
                   f"{100 * r['overhead']:8.2f}% {r['chunks']:>4} x{r['chunksize']:<3}"

@@ -137,6 +137,33 @@ def test_a_worker_killed_mid_sweep_loses_and_duplicates_nothing(tmp_path):
     assert _equal(result.frame, expected.frame)
 
 
+def test_a_chunk_waiting_behind_a_busy_worker_is_run_again_where_a_thread_is_free(local):
+    # worker A is busy with someone else's long task; Dask still hands it one of
+    # the sweep's chunks (a worker gets a task more than it has threads), where
+    # it would wait for that task. With work stealing off nothing else moves it:
+    # the sweep itself must run it again on B, count it once, and finish while
+    # A's task still runs.
+    import dask
+
+    with dask.config.set({"distributed.scheduler.work-stealing": False}), \
+            _cluster() as cluster, Client(cluster, set_as_default=False) as client:
+        client.wait_for_workers(2)
+        busy, free = sorted(client.scheduler_info()["workers"])
+        sleeper = client.submit(time.sleep, 120, workers=[busy], pure=False)
+        while not client.processing()[busy]:
+            time.sleep(0.01)
+        result = sweep(BASE, WL, GRID, seeds=3, executor=client, chunksize=1, **FAST)
+        assert not sleeper.done()  # finished without waiting for the busy worker
+        pids = client.run(os.getpid)
+        client.cancel(sleeper)
+    assert result.stats["copies"] >= 1 and result.stats["copies_won"] >= 1
+    assert {w for w, _, _ in result.stats["timeline"]} == {
+        f"{socket.gethostname()}:{pids[free]}"}
+    keys = result.frame.select("point", "seed_index")
+    assert keys.unique().height == keys.height == 18
+    assert _equal(result.frame, local.frame)
+
+
 def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -31,8 +31,10 @@ Chunking
     they start. While a chunk runs, the objects that existed before it are kept
     out of the garbage collector's full collections (:func:`gc.freeze`, undone
     after the chunk), so a simulation costs the same in a notebook kernel or a
-    Dask worker as in a bare process. ``Sweep.stats`` records what happened,
-    chunk by chunk.
+    Dask worker as in a bare process. On a Dask cluster, a last chunk waiting
+    behind a busy worker's task while another worker has a free thread is run
+    again there; runs are deterministic, so whichever copy finishes first
+    counts. ``Sweep.stats`` records what happened, chunk by chunk.
 
 Examples
 --------
@@ -726,13 +728,14 @@ class _Runner:
 
         chunks = self.chunks(sizes)
         token = uuid.uuid4().hex[:12]
+        keys = [f"specanalysis-sweep-{token}-{i}" for i in range(len(chunks))]
         try:
             # one message to the scheduler for every chunk (a submit per chunk
             # sends one each, and the first chunk waits behind them)
             futures = client.map(_run_chunk, chunks, duration=self.duration,
-                                 warmup=self.warmup, pure=False,
-                                 key=[f"specanalysis-sweep-{token}-{i}"
-                                      for i in range(len(chunks))])
+                                 warmup=self.warmup, pure=False, key=keys)
+            threads = {w: int(info.get("nthreads", 1) or 1) for w, info in
+                       client.scheduler_info()["workers"].items()}
         except (OSError, TimeoutError) as exc:
             raise SchedulerUnavailable(
                 f"lost the Dask scheduler while submitting ({type(exc).__name__})",
@@ -741,8 +744,15 @@ class _Runner:
             from distributed import progress
 
             progress(futures, notebook=True, multi=False)
+        chunk_of = {key: i for i, key in enumerate(keys)}
+        copies: dict[int, Any] = {}
+        done: set[int] = set()
+        arrivals = as_completed(futures, loop=client.loop)
         try:
-            for fut in as_completed(futures, loop=client.loop):
+            for fut in arrivals:
+                i = chunk_of[fut.key]
+                if i in done:  # the other copy of a chunk already counted
+                    continue
                 try:
                     out = fut.result()
                 except (OSError, TimeoutError) as exc:
@@ -752,6 +762,8 @@ class _Runner:
                         + (" and are in the cache" if self.cache else ""),
                         field="executor") from None
                 except Exception as exc:
+                    if fut is copies.get(i):
+                        continue  # the original is still running and will answer
                     if type(exc).__name__ == "KilledWorker":
                         raise SweepError(
                             f"a chunk of runs killed {type(exc).__name__} workers "
@@ -759,10 +771,59 @@ class _Runner:
                             + (" and are in the cache" if self.cache else ""),
                             field="executor") from None
                     raise
+                done.add(i)
+                self.stats["copies_won"] += fut is copies.get(i)
                 self._accept(*out)
+                left = len(chunks) - len(done)
+                if not left:
+                    # the copies that lost are still queued or running: free
+                    # their workers rather than wait for them
+                    losers = [f for f in [*futures, *copies.values()] if not f.done()]
+                    if losers:
+                        client.cancel(losers)
+                    break
+                if 0 < left <= 2 * len(threads):
+                    for j, key in self._waiting_chunks(client, chunk_of, done, copies,
+                                                       threads):
+                        copies[j] = client.submit(
+                            _run_chunk, chunks[j], self.duration, self.warmup,
+                            pure=False, key=f"{key}-copy")
+                        chunk_of[copies[j].key] = j
+                        arrivals.add(copies[j])
+                        self.stats["copies"] += 1
         except BaseException:
-            client.cancel(futures)
+            client.cancel(futures + list(copies.values()))
             raise
+
+    @staticmethod
+    def _waiting_chunks(client: Any, chunk_of: dict[str, int], done: set[int],
+                        copies: dict[int, Any], threads: dict[str, int]
+                        ) -> list[tuple[int, str]]:
+        """At the end of a sweep: the chunks waiting on a busy worker while
+        another worker has a free thread, one per free thread.
+
+        Dask hands each worker a task or two more than it has threads, so the
+        last chunks can wait behind a running one while another worker sits
+        idle. Runs are deterministic, so such a chunk is simply run again on
+        the idle worker; whichever copy finishes first counts and the other is
+        ignored. Waiting chunks are told from running ones by order: a worker
+        runs its tasks in submission order, so its highest-numbered chunks beyond
+        its thread count are the waiting ones.
+        """
+        try:
+            processing = client.processing()
+        except (OSError, TimeoutError):
+            return []  # the next result or error will tell
+        free = sum(max(threads.get(w, 1) - len(keys), 0) for w, keys in processing.items())
+        waiting: list[tuple[int, str]] = []
+        for w, keys in processing.items():
+            ours = sorted((chunk_of[k], k) for k in keys
+                          if k in chunk_of and chunk_of[k] not in done)
+            extra = len(keys) - threads.get(w, 1)
+            if extra > 0:
+                waiting += [(j, k) for j, k in ours[-extra:] if j not in copies]
+        waiting.sort(reverse=True)  # the last submitted waits longest
+        return waiting[:free]
 
 
 def _broken_pool(results: Mapping[int, Any], store: _Cache | None) -> SweepError:
@@ -942,7 +1003,8 @@ def sweep(
                              "workers": 0, "chunksize": 0, "chunks": 0,
                              "chunks_done": 0, "guided": False, "compute_s": 0.0,
                              "setup_s": 0.0, "wall_s": 0.0, "pilot_s": 0.0,
-                             "dispatch_at": 0.0, "timeline": []}
+                             "dispatch_at": 0.0, "timeline": [],
+                             "copies": 0, "copies_won": 0}
 
     # ---- connect first: an unreachable scheduler fails before any work
     client, own_client, pool, own_pool = None, False, None, False
@@ -1137,9 +1199,11 @@ class Sweep:
         (whether the last chunks shrank), ``compute_s`` (seconds spent
         simulating, summed over workers), ``wall_s`` (seconds from dispatch to
         the last result), ``setup_s``, ``pilot_s``, ``dispatch_at`` (when
-        dispatch began, Unix seconds) and ``timeline`` (one ``(worker, start,
+        dispatch began, Unix seconds), ``timeline`` (one ``(worker, start,
         end)`` per chunk, in the order results arrived; ``worker`` is
-        ``host:pid``). Not part of the results.
+        ``host:pid``), and on a Dask cluster ``copies`` and ``copies_won``
+        (chunks run again at the end because they waited on a busy worker, and
+        how many of those copies finished first). Not part of the results.
     """
 
     frame: pl.DataFrame
