@@ -537,9 +537,9 @@ def _warm_worker(task: tuple[int, Any, Workload, int] | None = None,
     fresh process (numpy.random, the emitters: about 50 ms) are paid while the
     pool starts, not in its first chunk. Returns the process id.
 
-    ``ready``: a barrier shared by the pool's workers (the process pool's initializer); a worker takes no task
-    until every worker is warm, so the first task to finish proves the whole
-    pool ready.
+    ``ready``: a barrier shared by the pool's workers (the process pool's
+    initializer); a worker takes no task until every worker is warm, so the
+    first task to finish proves the whole pool ready.
 
     Best effort: a run that fails here fails again, and is reported, in its chunk.
     """
@@ -734,8 +734,7 @@ class _Runner:
             # sends one each, and the first chunk waits behind them)
             futures = client.map(_run_chunk, chunks, duration=self.duration,
                                  warmup=self.warmup, pure=False, key=keys)
-            threads = {w: int(info.get("nthreads", 1) or 1) for w, info in
-                       client.scheduler_info()["workers"].items()}
+            threads = {w: max(int(n), 1) for w, n in client.nthreads().items()}
         except (OSError, TimeoutError) as exc:
             raise SchedulerUnavailable(
                 f"lost the Dask scheduler while submitting ({type(exc).__name__})",
@@ -782,7 +781,7 @@ class _Runner:
                     if losers:
                         client.cancel(losers)
                     break
-                if 0 < left <= 2 * len(threads):
+                if left <= 2 * sum(threads.values()):
                     for j, key in self._waiting_chunks(client, chunk_of, done, copies,
                                                        threads):
                         copies[j] = client.submit(
