@@ -106,8 +106,9 @@ def test_results_are_bit_identical_whichever_executor(serial, executor):
         stamps, t0 = other.stats["timeline"], other.stats["dispatch_at"]
         assert len(stamps) == other.stats["chunks"] == 6
         assert all(t0 <= a <= b <= t0 + other.stats["wall_s"] + 1e-3 for _, a, b in stamps)
-        workers = {w for w, _, _ in stamps}
-        assert 1 <= len(workers) <= 2 and f"{socket.gethostname()}:{os.getpid()}" not in workers
+        processes = {w.split("/")[0] for w, _, _ in stamps}
+        assert 1 <= len(processes) <= 2
+        assert f"{socket.gethostname()}:{os.getpid()}" not in processes
     elif executor == "threads":
         with cf.ThreadPoolExecutor(2) as pool:
             other = sweep(BASE, WL, GRID, seeds=3, executor=pool, **FAST)
@@ -151,8 +152,9 @@ def test_pool_workers_are_all_warm_before_the_first_task_finishes():
     # whichever answers first, it has already paid the first-run imports, and so
     # has every other worker of the pool
     task = (0, BASE, WL, 7)
-    pool = sweep_mod._process_pool(2, task)
+    pool, warming, _ = sweep_mod._process_pool(2, task)
     try:
+        assert len({f.result(timeout=120) for f in warming}) >= 1
         first = [pool.submit(_probe) for _ in range(2)]
         answers = [f.result(timeout=120) for f in first]
         assert all(warm for _, warm in answers)
@@ -170,14 +172,26 @@ def test_warming_tolerates_a_worker_that_never_arrives(monkeypatch):
     lonely = threading.Barrier(2)  # the other party never comes
     assert sweep_mod._warm_worker((0, BASE, WL, 1), lonely) == os.getpid()
     assert sweep_mod._warm_worker(None, None) == os.getpid()
+    aborted = threading.Barrier(2)
+    aborted.abort()  # what sweep() does when it fails while workers wait
+    assert sweep_mod._warm_worker(None, aborted) == os.getpid()
 
 
-def test_old_objects_are_frozen_only_for_the_chunk():
+def test_old_objects_are_frozen_only_while_chunks_run():
     import gc
 
     assert gc.get_freeze_count() == 0
     with sweep_mod._old_objects_frozen():
         assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
+    # chunks on two threads share one freeze: the first to end leaves the
+    # other's in place, the last gives everything back
+    first, second = sweep_mod._old_objects_frozen(), sweep_mod._old_objects_frozen()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert gc.get_freeze_count() > 0
+    second.__exit__(None, None, None)
     assert gc.get_freeze_count() == 0
     gc.freeze()  # the host program's own freeze is left alone
     try:

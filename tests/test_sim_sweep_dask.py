@@ -65,7 +65,7 @@ def test_a_cluster_gives_the_local_results_bit_for_bit(client, local):
     assert _equal(on_cluster.frame, local.frame)
     # every chunk ran in one of the cluster's worker processes
     pids = client.run(os.getpid)
-    where = {w for w, _, _ in on_cluster.stats["timeline"]}
+    where = {w.split("/")[0] for w, _, _ in on_cluster.stats["timeline"]}
     assert where <= {f"{socket.gethostname()}:{pid}" for pid in pids.values()}
     assert len(on_cluster.stats["timeline"]) == 9
 
@@ -102,27 +102,37 @@ def test_an_interrupted_cluster_sweep_resumes_from_its_cache(client, local, tmp_
     assert again.stats["computed"] == 0 and _equal(again.frame, local.frame)
 
 
+#: 40 runs of one chunk each, long enough to interrupt once two have finished
+BIG_GRID = {"max_depth": [2, 3, 4, 5, 6], "max_parallel_branches": [2, 4, 8, 16]}
+BIG_WL = Workload(rate=10, depth="fixed:3", failures=0.05)
+
+
+def _sweep_in_background(client, cache) -> tuple[threading.Thread, dict]:
+    """Start the 40-run sweep on ``client`` in a thread; return once two runs
+    are in ``cache``. The thread leaves its Sweep or exception in the dict."""
+    box: dict = {}
+
+    def run() -> None:
+        try:
+            box["sweep"] = sweep(BASE, BIG_WL, BIG_GRID, seeds=2, executor=client,
+                                 chunksize=1, cache=cache, **FAST)
+        except BaseException as exc:  # examined by the main thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 300
+    while len(list(cache.glob("*.parquet"))) < 2:
+        assert time.monotonic() < deadline, "the sweep never started"
+        assert thread.is_alive(), box.get("error")
+        time.sleep(0.02)
+    return thread, box
+
+
 def test_a_worker_killed_mid_sweep_loses_and_duplicates_nothing(tmp_path):
-    grid = {"max_depth": [2, 3, 4, 5, 6], "max_parallel_branches": [2, 4, 8, 16]}
-    wl = Workload(rate=10, depth="fixed:3", failures=0.05)
-    expected = sweep(BASE, wl, grid, seeds=2, executor="serial", **FAST)
+    expected = sweep(BASE, BIG_WL, BIG_GRID, seeds=2, executor="serial", **FAST)
     with _cluster() as cluster, Client(cluster, set_as_default=False) as client:
-        box: dict = {}
-
-        def run() -> None:
-            try:
-                box["sweep"] = sweep(BASE, wl, grid, seeds=2, executor=client,
-                                     chunksize=1, cache=tmp_path, **FAST)
-            except BaseException as exc:  # reported by the main thread
-                box["error"] = exc
-
-        thread = threading.Thread(target=run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 300
-        while len(list(tmp_path.glob("*.parquet"))) < 2:
-            assert time.monotonic() < deadline, "the sweep never started"
-            assert thread.is_alive(), box.get("error")
-            time.sleep(0.05)
+        thread, box = _sweep_in_background(client, tmp_path)
         pids = client.run(os.getpid)
         victim = sorted(pids)[0]
         os.kill(pids[victim], signal.SIGKILL)
@@ -157,11 +167,33 @@ def test_a_chunk_waiting_behind_a_busy_worker_is_run_again_where_a_thread_is_fre
         pids = client.run(os.getpid)
         client.cancel(sleeper)
     assert result.stats["copies"] >= 1 and result.stats["copies_won"] >= 1
-    assert {w for w, _, _ in result.stats["timeline"]} == {
+    assert {w.split("/")[0] for w, _, _ in result.stats["timeline"]} == {
         f"{socket.gethostname()}:{pids[free]}"}
     keys = result.frame.select("point", "seed_index")
     assert keys.unique().height == keys.height == 18
     assert _equal(result.frame, local.frame)
+
+
+def test_a_scheduler_lost_mid_sweep_is_a_typed_error_and_the_cache_resumes(tmp_path):
+    expected = sweep(BASE, BIG_WL, BIG_GRID, seeds=2, executor="serial", **FAST)
+    cluster = _cluster()
+    client = Client(cluster.scheduler_address, set_as_default=False)
+    try:
+        thread, box = _sweep_in_background(client, tmp_path)
+        cluster.close()  # the scheduler and its workers go away mid-sweep
+        thread.join(timeout=300)
+        assert not thread.is_alive()
+    finally:
+        client.close()
+        cluster.close()
+    err = box.get("error")
+    assert isinstance(err, SchedulerUnavailable), repr(err)
+    assert "lost the Dask scheduler mid-sweep" in str(err) and "in the cache" in str(err)
+    # what finished is in the cache: the same sweep run again completes it
+    resumed = sweep(BASE, BIG_WL, BIG_GRID, seeds=2, executor="serial", cache=tmp_path,
+                    **FAST)
+    assert 2 <= resumed.stats["cached"] < 40
+    assert _equal(resumed.frame, expected.frame)
 
 
 def _closed_port() -> int:

@@ -471,7 +471,7 @@ def _run_chunk(tasks: list[tuple[int, Any, Workload, int]], duration: float,
                warmup: float
                ) -> tuple[list[tuple[int, dict[str, float]]], float, tuple[str, float, float]]:
     """Simulate a chunk of runs: ``(run index, figures)``, the seconds it took,
-    and where and when it ran (``host:pid``, wall-clock start and end)."""
+    and where and when it ran (``host:pid/thread``, wall-clock start and end)."""
     t0, start = time.perf_counter(), time.time()
     out = []
     with _old_objects_frozen():
@@ -479,8 +479,12 @@ def _run_chunk(tasks: list[tuple[int, Any, Workload, int]], duration: float,
             result = simulate(cfg, wl, duration=duration, seed=seed, progress=False)
             figures = result.summary(warmup=warmup) if warmup else result.summary()
             out.append((index, {str(k): float(v) for k, v in figures.items()}))
-    where = f"{socket.gethostname()}:{os.getpid()}"
+    where = f"{socket.gethostname()}:{os.getpid()}/{threading.get_native_id()}"
     return out, time.perf_counter() - t0, (where, start, time.time())
+
+
+_FREEZE_LOCK = threading.Lock()
+_FREEZE = {"chunks": 0, "ours": False}  # chunks running in this process; did we freeze
 
 
 @contextlib.contextmanager
@@ -491,18 +495,26 @@ def _old_objects_frozen() -> Iterator[None]:
     walks every tracked object in the process: the loaded libraries' tens of
     thousands in a notebook kernel or a Dask worker (about 80,000 there), which
     made each simulation 10-15 % slower than in a bare process.
-    :func:`gc.freeze` sets them aside for the chunk and :func:`gc.unfreeze`
-    gives them back after, so nothing stays uncollected; where objects are
-    already frozen (by the host program) it does nothing.
+    :func:`gc.freeze` sets them aside while chunks run and :func:`gc.unfreeze`
+    gives them back when the last chunk running in the process ends (chunks on
+    several threads share one freeze), so nothing stays uncollected. Where
+    objects were already frozen (by the host program) it does nothing; a host
+    that freezes objects while a chunk runs has them unfrozen with the chunk's.
     """
-    if gc.get_freeze_count():
-        yield
-        return
-    gc.freeze()
+    with _FREEZE_LOCK:
+        if _FREEZE["chunks"] == 0:
+            _FREEZE["ours"] = gc.get_freeze_count() == 0
+            if _FREEZE["ours"]:
+                gc.freeze()
+        _FREEZE["chunks"] += 1
     try:
         yield
     finally:
-        gc.unfreeze()
+        with _FREEZE_LOCK:
+            _FREEZE["chunks"] -= 1
+            if _FREEZE["chunks"] == 0 and _FREEZE["ours"]:
+                gc.unfreeze()
+                _FREEZE["ours"] = False
 
 
 def _chunk_sizes(n: int, size: int, workers: int, *, guided: bool = True) -> list[int]:
@@ -652,9 +664,11 @@ def _start_method(pool: cf.ProcessPoolExecutor) -> str | None:
 
 
 def _process_pool(workers: int, task: tuple[int, Any, Workload, int]
-                  ) -> cf.ProcessPoolExecutor:
+                  ) -> tuple[cf.ProcessPoolExecutor, list[cf.Future], Any]:
     """A process pool whose workers fork from a clean server with the simulator
-    loaded, each warmed by a short run of ``task`` as it starts.
+    loaded, each warmed by a short run of ``task`` as it starts; with the
+    futures that answer once every worker is warm, and the barrier the workers
+    wait at (abort it to release them early).
 
     ``fork`` from a process running polars threads can deadlock; the fork
     server is started fresh, and preloading the simulator there makes worker
@@ -668,11 +682,18 @@ def _process_pool(workers: int, task: tuple[int, Any, Workload, int]
     except ValueError:  # pragma: no cover - no forkserver on this platform
         ctx = mp.get_context("spawn")
     # the barrier also makes the pool start every worker at once: a pool that
-    # spawns on demand starts a new one only while none is idle, and none can be
-    # before all have arrived
-    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
-                                  initializer=_warm_worker,
-                                  initargs=(task, ctx.Barrier(workers)))
+    # spawns on demand starts a new one with each submit while none is idle, and
+    # none can be idle before all have arrived
+    ready = ctx.Barrier(workers)
+    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                                  initializer=_warm_worker, initargs=(task, ready))
+    try:
+        warming = [pool.submit(os.getpid) for _ in range(workers)]
+    except BaseException:
+        ready.abort()  # the workers already started stop waiting for the others
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    return pool, warming, ready
 
 
 @dataclass
@@ -744,6 +765,7 @@ class _Runner:
 
             progress(futures, notebook=True, multi=False)
         chunk_of = {key: i for i, key in enumerate(keys)}
+        attempts: dict[int, list[Any]] = {i: [f] for i, f in enumerate(futures)}
         copies: dict[int, Any] = {}
         done: set[int] = set()
         arrivals = as_completed(futures, loop=client.loop)
@@ -754,66 +776,91 @@ class _Runner:
                     continue
                 try:
                     out = fut.result()
-                except (OSError, TimeoutError) as exc:
-                    raise SchedulerUnavailable(
-                        f"lost the Dask scheduler mid-sweep ({type(exc).__name__}); "
-                        f"{len(self.results)} runs finished"
-                        + (" and are in the cache" if self.cache else ""),
-                        field="executor") from None
                 except Exception as exc:
-                    if fut is copies.get(i):
-                        continue  # the original is still running and will answer
-                    if type(exc).__name__ == "KilledWorker":
-                        raise SweepError(
-                            f"a chunk of runs killed {type(exc).__name__} workers "
-                            f"repeatedly ({exc}); {len(self.results)} runs finished"
-                            + (" and are in the cache" if self.cache else ""),
-                            field="executor") from None
-                    raise
+                    attempts[i].remove(fut)
+                    if attempts[i] and not isinstance(exc, (OSError, TimeoutError)):
+                        continue  # its other copy is still running and may answer
+                    typed = self._dask_error(client, exc)
+                    if typed is exc:
+                        raise
+                    raise typed from None
                 done.add(i)
                 self.stats["copies_won"] += fut is copies.get(i)
                 self._accept(*out)
                 left = len(chunks) - len(done)
                 if not left:
-                    # the copies that lost are still queued or running: free
-                    # their workers rather than wait for them
-                    losers = [f for f in [*futures, *copies.values()] if not f.done()]
-                    if losers:
-                        client.cancel(losers)
                     break
-                if left <= 2 * sum(threads.values()):
-                    for j, key in self._waiting_chunks(client, chunk_of, done, copies,
-                                                       threads):
+                # look for idle threads once per batch of results, not per result
+                if left <= 2 * sum(threads.values()) and not arrivals.has_ready():
+                    for j, key, worker in self._waiting_chunks(client, chunk_of, done,
+                                                               copies, threads):
                         copies[j] = client.submit(
                             _run_chunk, chunks[j], self.duration, self.warmup,
-                            pure=False, key=f"{key}-copy")
+                            pure=False, key=f"{key}-copy", workers=[worker],
+                            allow_other_workers=True)
                         chunk_of[copies[j].key] = j
+                        attempts[j].append(copies[j])
                         arrivals.add(copies[j])
                         self.stats["copies"] += 1
         except BaseException:
-            client.cancel(futures + list(copies.values()))
+            with contextlib.suppress(Exception):
+                client.cancel(futures + list(copies.values()))
             raise
+        # the copies that lost: queued ones are dropped, running ones finish unheard
+        losers = [f for f in [*futures, *copies.values()] if not f.done()]
+        if losers:
+            with contextlib.suppress(Exception):
+                client.cancel(losers)
+
+    def _dask_error(self, client: Any, exc: BaseException) -> BaseException:
+        """The typed error for a chunk that failed on the cluster (``exc`` itself
+        for a failure of the simulation, which is the user's to see as it is)."""
+        finished = (f"{len(self.results)} runs finished"
+                    + (" and are in the cache" if self.cache else ""))
+        lost = isinstance(exc, (OSError, TimeoutError)) or (
+            isinstance(exc, cf.CancelledError)
+            and getattr(client, "status", "running") != "running")
+        if lost:
+            return SchedulerUnavailable(
+                f"lost the Dask scheduler mid-sweep ({type(exc).__name__}); {finished}",
+                field="executor")
+        if type(exc).__name__ == "KilledWorker":
+            return SweepError(
+                f"a chunk of runs killed {type(exc).__name__} workers repeatedly "
+                f"({exc}); {finished}", field="executor")
+        if isinstance(exc, cf.CancelledError):
+            return SweepError(
+                f"a chunk of runs was cancelled on the cluster (by another client or "
+                f"the scheduler); {finished}", field="executor")
+        return exc
 
     @staticmethod
     def _waiting_chunks(client: Any, chunk_of: dict[str, int], done: set[int],
                         copies: dict[int, Any], threads: dict[str, int]
-                        ) -> list[tuple[int, str]]:
+                        ) -> list[tuple[int, str, str]]:
         """At the end of a sweep: the chunks waiting on a busy worker while
-        another worker has a free thread, one per free thread.
+        another worker has a free thread, each with the worker to copy it to.
 
-        Dask hands each worker a task or two more than it has threads, so the
-        last chunks can wait behind a running one while another worker sits
-        idle. Runs are deterministic, so such a chunk is simply run again on
-        the idle worker; whichever copy finishes first counts and the other is
-        ignored. Waiting chunks are told from running ones by order: a worker
-        runs its tasks in submission order, so its highest-numbered chunks beyond
-        its thread count are the waiting ones.
+        Dask hands each worker a few tasks more than it has threads
+        (``worker-saturation``), so the last chunks can wait behind a long task
+        while another worker sits idle. Runs are deterministic, so such a chunk
+        is simply run again on the idle worker, and whichever copy finishes
+        first counts. Waiting chunks are told from running ones by order: a
+        worker runs its tasks in submission order (``Client.map`` numbers
+        them), so its highest-numbered chunks beyond its thread count are the
+        waiting ones.
         """
         try:
             processing = client.processing()
+            if set(processing) - set(threads):  # workers joined since the start
+                threads.update((w, max(int(n), 1)) for w, n in client.nthreads().items())
         except (OSError, TimeoutError):
             return []  # the next result or error will tell
-        free = sum(max(threads.get(w, 1) - len(keys), 0) for w, keys in processing.items())
+        seen = {k for keys in processing.values() for k in keys}
+        # copies submitted but not yet placed take a free thread too
+        unplaced = sum(1 for c in copies.values() if not c.done() and c.key not in seen)
+        idle = [w for w, keys in processing.items()
+                for _ in range(threads.get(w, 1) - len(keys))][unplaced:]
         waiting: list[tuple[int, str]] = []
         for w, keys in processing.items():
             ours = sorted((chunk_of[k], k) for k in keys
@@ -822,7 +869,7 @@ class _Runner:
             if extra > 0:
                 waiting += [(j, k) for j, k in ours[-extra:] if j not in copies]
         waiting.sort(reverse=True)  # the last submitted waits longest
-        return waiting[:free]
+        return [(j, k, w) for (j, k), w in zip(waiting, idle, strict=False)]
 
 
 def _broken_pool(results: Mapping[int, Any], store: _Cache | None) -> SweepError:
@@ -1020,6 +1067,7 @@ def sweep(
     runner = _Runner(pending, keys, {i: seed_list[k] for i, (_, k) in enumerate(runs)},
                      dur, warm, store, results, bar, stats)
     warming: list[cf.Future] = []
+    ready: Any = None
     try:
         if pending:
             if client is not None:
@@ -1035,8 +1083,8 @@ def sweep(
                                         or len(pending) >= 8 * workers > 8):
                 # clearly worth a pool: start its workers while the first run is timed
                 t0 = time.perf_counter()
-                pool, own_pool = _process_pool(workers, pending[0]), True
-                warming = [pool.submit(os.getpid) for _ in range(workers)]
+                pool, warming, ready = _process_pool(workers, pending[0])
+                own_pool = True
                 stats["setup_s"] += time.perf_counter() - t0
             size = chunksize
             if size is None:
@@ -1059,8 +1107,8 @@ def sweep(
             if mode == "processes" and runner.tasks:
                 t0 = time.perf_counter()
                 if pool is None:
-                    pool, own_pool = _process_pool(workers, pending[0]), True
-                    warming = [pool.submit(os.getpid) for _ in range(workers)]
+                    pool, warming, ready = _process_pool(workers, pending[0])
+                    own_pool = True
                 try:
                     cf.wait(warming)
                     for fut in warming:
@@ -1087,6 +1135,10 @@ def sweep(
                     except cf.process.BrokenProcessPool:
                         raise _broken_pool(results, store) from None
             stats["wall_s"] = time.perf_counter() - t0
+    except BaseException:
+        if ready is not None:  # workers still waiting for a sibling stop waiting
+            ready.abort()
+        raise
     finally:
         bar.close()
         if own_pool and pool is not None:
@@ -1200,9 +1252,11 @@ class Sweep:
         the last result), ``setup_s``, ``pilot_s``, ``dispatch_at`` (when
         dispatch began, Unix seconds), ``timeline`` (one ``(worker, start,
         end)`` per chunk, in the order results arrived; ``worker`` is
-        ``host:pid``), and on a Dask cluster ``copies`` and ``copies_won``
+        ``host:pid/thread``; clocks of different hosts may differ), and on a
+        Dask cluster ``copies`` and ``copies_won``
         (chunks run again at the end because they waited on a busy worker, and
-        how many of those copies finished first). Not part of the results.
+        how many of those copies finished first; the time spent on the copy
+        that lost is not in ``compute_s``). Not part of the results.
     """
 
     frame: pl.DataFrame
