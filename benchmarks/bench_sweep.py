@@ -206,7 +206,7 @@ def main() -> int:
             idle_ms = ("" if r is rows[0] else
                        f"  {1e3 * r['first']:5.0f} / {1e3 * r['gaps']:5.0f} / "
                        f"{1e3 * r['tail']:5.0f}"
-                       + (f"  ({r['copies']} chunks run again)" if r["copies"] else ""))
+                       + (f"  (chunks run again: {r['copies']})" if r["copies"] else ""))
             print(f"{r['name']:<30} {r['wall']:8.2f} {r['setup']:10.2f} "
                   f"{r['speedup']:7.2f}x {r['speedup_warm']:10.2f}x "
                   f"{100 * r['overhead']:8.2f}% {r['chunks']:>4} x{r['chunksize']:<3}"
