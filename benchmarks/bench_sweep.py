@@ -162,10 +162,13 @@ def on_cluster(name: str, settings: dict, config, workload, grid, common: dict,
     return row(name, result, wall + startup, startup, base), result.frame
 
 
-def judged(r: dict) -> float:
-    """The speedup the target is judged on: a process pool is started by sweep()
-    and counts; a Dask cluster is started once by the team and does not."""
-    return r["speedup"] if r["name"].startswith("local") else r["speedup_warm"]
+def judged(r: dict) -> tuple[float, str]:
+    """The speedup the target is judged on, and what it includes: a process pool
+    is started by sweep() and counts; a Dask cluster is started once by the team
+    and does not."""
+    if r["name"].startswith("local"):
+        return r["speedup"], "including the pool's start-up"
+    return r["speedup_warm"], "on the running cluster (its start-up excluded)"
 
 
 def main() -> int:
@@ -225,11 +228,10 @@ def main() -> int:
     print(f"== over {args.rounds} rounds: median (worst) ==")
     for name, rs in list(by_name.items())[1:]:
         name = name.strip()
-        speed = sorted(judged(r) for r in rs)
+        speed = sorted(judged(r)[0] for r in rs)
+        what = judged(rs[0])[1]
         over = sorted(r["overhead"] for r in rs)
         med_s, med_o = statistics.median(speed), statistics.median(over)
-        what = ("including the pool's start-up" if name.startswith("local")
-                else "on the running cluster (its start-up excluded)")
         if name.startswith("same"):  # the README's settings: shown, not judged
             print(f"{name}: speedup {med_s:.2f}x (worst {speed[0]:.2f}x) {what}; "
                   f"overhead {100 * med_o:.2f} % (worst {100 * over[-1]:.2f} %); for "

@@ -374,6 +374,18 @@ def _label_frame(
     return pl.DataFrame(cols)
 
 
+def _series_rank(labels: pl.DataFrame) -> tuple[list[str], pl.Series]:
+    """The label columns and the sids in the frame's canonical series order
+    (metric, then each label; a missing label first; ties keep sid order)."""
+    label_cols = [c for c in labels.columns if c not in ("sid", "metric")]
+    rank = (
+        labels.with_row_index("_r")
+        .sort(["metric", *label_cols], nulls_last=False, maintain_order=True)
+        .get_column("_r")
+    )
+    return label_cols, rank
+
+
 def _assemble(
     points: pl.DataFrame, labels: pl.DataFrame, *, grouped: bool | None = None
 ) -> pl.DataFrame:
@@ -384,12 +396,7 @@ def _assemble(
     ``grouped`` says (when the caller knows) whether the points come series by
     series in sid order, each in time order.
     """
-    label_cols = [c for c in labels.columns if c not in ("sid", "metric")]
-    rank = (
-        labels.with_row_index("_r")
-        .sort(["metric", *label_cols], nulls_last=False, maintain_order=True)
-        .get_column("_r")
-    )
+    label_cols, rank = _series_rank(labels)
     sid = points.get_column("sid")
     d_sid = pl.col("sid").cast(pl.Int64).diff()
     if grouped is None:  # series in sid order, each in time order
@@ -690,10 +697,8 @@ def _parse_matrix_fast(
     import numpy as np
 
     labels = _label_frame([s.get("metric", {}) for s in result], status, source)
-    label_cols = [c for c in labels.columns if c not in ("sid", "metric")]
-    order = (labels.with_row_index("_r")
-             .sort(["metric", *label_cols], nulls_last=False, maintain_order=True)
-             .get_column("_r").to_numpy())
+    label_cols, rank = _series_rank(labels)
+    order = rank.to_numpy()
     # the series' texts are read in the frame's order, so no row moves afterwards
     ranked = [k for k in order if isinstance(result[k].get("values"), int)]
     points = _read_points(body, [bounds[result[k]["values"]] for k in ranked])
@@ -776,8 +781,7 @@ def _parse_general(
             raise _bad_response("a series is not an object", status, source)
         metrics.append(series.get("metric") or {})
         # points under the other result type's key would be dropped unread
-        wrong = ("values", "histograms") if result_type == "vector" else (
-            "value", "histogram")
+        wrong = _POINT_KEYS["matrix" if result_type == "vector" else "vector"]
         if any(k in series for k in wrong):
             raise _bad_response(
                 f"a {result_type} series holds "

@@ -367,10 +367,8 @@ class QueueFigures:
         if not self.stable:
             return math.inf
         lo, hi = self._wait_bracket(1.0 - q)
-        if hi == 0.0 or math.isinf(hi):
-            return hi
-        if self.exact is None:
-            return self.mean_wait / self.p_wait * math.log(self.p_wait / (1.0 - q))
+        if hi == 0.0 or math.isinf(hi) or self.exact is None:
+            return hi  # without the exact table, hi is the exponential tail's quantile
         return _invert(self.wait_tail, 1.0 - q, lo, hi, rounds=1)
 
     def _wait_bracket(self, level: float) -> tuple[float, float]:

@@ -555,8 +555,6 @@ def _warm_worker(task: tuple[int, Any, Workload, int] | None = None,
 
     Best effort: a run that fails here fails again, and is reported, in its chunk.
     """
-    import specanalysis.sim.sweep  # noqa: F401
-
     if task is not None:
         _, cfg, wl, seed = task
         try:
@@ -719,7 +717,6 @@ class _Runner:
             self.results[index] = figures
             rows.append((self.keys[index], self.seeds_of[index], figures))
         self.stats["compute_s"] += seconds
-        self.stats["chunks_done"] += 1
         self.stats["timeline"].append(stamp)
         if self.cache is not None:
             self.cache.write(rows)
@@ -1047,7 +1044,7 @@ def sweep(
     stats: dict[str, Any] = {"runs": len(runs), "cached": n_cached,
                              "computed": len(pending), "mode": "cache",
                              "workers": 0, "chunksize": 0, "chunks": 0,
-                             "chunks_done": 0, "guided": False, "compute_s": 0.0,
+                             "guided": False, "compute_s": 0.0,
                              "setup_s": 0.0, "wall_s": 0.0, "pilot_s": 0.0,
                              "dispatch_at": 0.0, "timeline": [],
                              "copies": 0, "copies_won": 0}
@@ -1102,7 +1099,7 @@ def sweep(
             sizes = _chunk_sizes(len(runner.tasks), size, workers,
                                  guided=chunksize is None)
             stats.update(mode=mode, workers=workers, chunksize=size,
-                         chunks=stats["chunks_done"] + len(sizes),
+                         chunks=len(stats["timeline"]) + len(sizes),
                          guided=chunksize is None)
             if mode == "processes" and runner.tasks:
                 t0 = time.perf_counter()

@@ -498,11 +498,7 @@ def translate_eval(ev: Eval) -> q.Expr:
 
 
 def expressible(ev: Eval) -> bool:
-    try:
-        translate_eval(ev)
-    except Unsupported:
-        return False
-    return True
+    return exclusion(ev) is None
 
 
 def exclusion(ev: Eval) -> str | None:
